@@ -1,0 +1,1 @@
+"""HTTP routes; thin, each in its own module, mounted by ``checkin.app``."""

@@ -1,0 +1,41 @@
+"""``/health``: cheap, secret-free status for load balancers and the facilities dashboard."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import text
+
+from checkin import __version__
+
+router = APIRouter()
+
+
+@router.get("/health", summary="Service health: database and each provider")
+async def health(request: Request, response: Response) -> dict[str, Any]:
+    """200 when the database answers, 503 when it does not; providers listed with their mode."""
+    runtime = request.app.state.runtime
+    started = time.perf_counter()
+    database: dict[str, Any] = {"status": "ok"}
+    try:
+        async with runtime.sessions() as db:
+            await db.execute(text("SELECT 1"))
+        database["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    except Exception as err:  # any driver error means "down"; the type is enough to act on
+        database = {"status": "down", "error_type": type(err).__name__}
+        response.status_code = 503
+    database["dialect"] = runtime.engine.dialect.name
+    p = runtime.settings.providers
+    providers = {
+        "stt": {"mode": p.stt, "status": "not_in_use"},
+        "tts": {"mode": p.tts, "status": "not_in_use"},
+        "llm": {"mode": p.llm, "status": "ok"},
+        "notifier": {"mode": p.notifier, "status": "ok"},
+        "printer": {"mode": p.printer, "status": "ok"},
+        "calendar": {"mode": p.calendar if runtime.calendar else "none",
+                     "status": "ok" if runtime.calendar else "not_configured"},
+    }
+    return {"status": "ok" if database["status"] == "ok" else "degraded", "version": __version__,
+            "database": database, "providers": providers}

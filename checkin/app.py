@@ -1,0 +1,47 @@
+"""create_app(runtime) -> FastAPI: mounts the routers and owns background jobs; no logic."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+import structlog
+from fastapi import FastAPI
+
+from checkin import __version__
+from checkin.api import health
+from checkin.runtime import Runtime
+
+log = structlog.get_logger(__name__)
+
+
+def create_app(runtime: Runtime, *, background_jobs: bool = True) -> FastAPI:
+    """The checkin web application for ``runtime``."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tasks: list[asyncio.Task[None]] = []
+        if background_jobs:
+            from checkin.jobs.retention import retention_loop
+
+            tasks.append(asyncio.create_task(
+                retention_loop(sessions=runtime.sessions, settings=runtime.settings),
+                name="retention-daily",
+            ))
+        log.info("service_started", version=__version__)
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with suppress(asyncio.CancelledError):
+                    await task
+            await runtime.aclose()
+
+    app = FastAPI(title="checkin", version=__version__, lifespan=lifespan,
+                  description="A voice receptionist for office lobbies.")
+    app.state.runtime = runtime
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,237 @@
+"""Resolve a spoken host name to one employee, a short list to ask about, or nobody.
+
+Owns the name index (built once per directory) and the decision found / ambiguous / not_found.
+A wrong "found" notifies the wrong person, so the rule is: say "found" only when one person
+explains every name token of the query clearly better than anyone else; when a few people fit
+about equally (Sarah/Sara, Clark/Clarke, two Marcuses) ask; when nobody fits, say so.
+
+How a lookup works, without ever looping over the whole directory in Python:
+1. ``name_tokens`` strips carriers and honorifics and collapses spelled letters.
+2. Every span of adjacent tokens ("olu shegun" -> "olushegun") is looked up in the part index
+   (exact, phonetic keys, and a SymSpell-style deletion index for typos) -> candidate parts.
+3. Candidate people come from those parts (``(first, last)`` pair index for two-part readings,
+   per-part postings for one-part readings); each gets a score from part similarity and how
+   many query tokens it explains.
+4. The best score, the margin to the runner-up and the query shape decide the status.
+
+Imports: directory.model, directory.normalize; rapidfuzz and jellyfish only.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from checkin.directory.matching import (
+    Candidate,
+    PartIndex,
+    decide,
+    part_similarity,
+    squash,
+)
+from checkin.directory.model import Employee
+from checkin.directory.normalize import fold, parse_name_query
+
+__all__ = ["Match", "NameResolver", "Resolution"]
+
+Status = Literal["found", "ambiguous", "not_found"]
+FIRST, LAST = 0, 1
+MAX_TOKENS = 6  # longer name parts than this are ASR chatter; keep the last ones
+MAX_SPAN = 3  # join at most three adjacent fragments ("olu shegun" + ...)
+MAX_POSTINGS = 400  # bearers of one part considered (a common first name at 50,000 people)
+HONORIFIC_FIRST_COST = 0.15  # "Dr. Adam" means a Mr/Ms Adam far more often than an Adam X
+PARTIAL = "~"  # posting-key prefix: one word of a multi-word name ("palmer" of "James-Palmer")
+PARTIAL_FACTOR = 0.9  # naming only part of a multi-word name is weaker evidence
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One candidate employee with a similarity score in 0..1 (higher is better)."""
+
+    employee: Employee
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """The answer: found (one match), ambiguous (2..6, best first) or not_found (near misses)."""
+
+    status: Status
+    matches: tuple[Match, ...]
+
+
+def _name_parts(name: str) -> tuple[list[str], list[str]]:
+    """Index keys for one name field: the squashed whole, and the words of a multi-word name.
+
+    Particles ("de", "van") are too short to find anyone by, so words under three letters are
+    only part of the whole.
+    """
+    words = [w for w in squash_words(name) if w]
+    whole = "".join(words)
+    subwords = [w for w in words if len(w) >= 3 and w != whole] if len(words) > 1 else []
+    return ([whole] if whole else []), subwords
+
+
+def squash_words(name: str) -> list[str]:
+    """Folded words of a name field: ``"James-Palmer"`` -> ``["james", "palmer"]``."""
+    return [squash(w) for w in fold(name).replace("-", " ").replace("'", "").split()]
+
+
+class NameResolver:
+    """Finds employees by a spoken, possibly misheard or spelled, name."""
+
+    def __init__(self, employees: Iterable[Employee]) -> None:
+        """Build the index once; lookups never scan the whole directory."""
+        self._employees: list[Employee] = list(employees)
+        self._by_id: dict[str, int] = {e.id: i for i, e in enumerate(self._employees)}
+        self._first: list[str] = []
+        self._last: list[str] = []
+        self._parts = PartIndex()
+        # part -> employees bearing it as first (incl. aliases) or last name
+        self._postings: tuple[dict[str, list[int]], dict[str, list[int]]] = (
+            defaultdict(list), defaultdict(list))
+        self._pairs: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for i, e in enumerate(self._employees):
+            firsts, first_words = _name_parts(e.first_name)
+            for alias in e.aliases:
+                firsts += _name_parts(alias)[0]
+            lasts, last_words = _name_parts(e.last_name)
+            self._first.append(firsts[0] if firsts else "")
+            self._last.append(lasts[0] if lasts else "")
+            self._add(i, firsts, first_words, lasts, last_words)
+        self._parts.freeze()
+
+    def _add(self, i: int, firsts: list[str], first_words: list[str], lasts: list[str],
+             last_words: list[str]) -> None:
+        """Post one employee under its parts; words of multi-word names are marked partial."""
+        for role, whole, words in ((FIRST, firsts, first_words), (LAST, lasts, last_words)):
+            for p in dict.fromkeys(whole + [PARTIAL + w for w in words]):
+                self._postings[role][p].append(i)
+                self._parts.add(p.removeprefix(PARTIAL))
+        for f in dict.fromkeys(firsts + [PARTIAL + w for w in first_words]):
+            for last in dict.fromkeys(lasts + [PARTIAL + w for w in last_words]):
+                self._pairs[(f, last)].append(i)
+
+    def resolve(self, text: str) -> Resolution:
+        """Resolve an utterance against the whole directory."""
+        return self._resolve(text, None)
+
+    def resolve_among(self, text: str, ids: Collection[str]) -> Resolution:
+        """Resolve an utterance only among the given employee ids (a "which one?" answer)."""
+        allowed = {self._by_id[i] for i in ids if i in self._by_id}
+        return self._resolve(text, allowed)
+
+    # ------------------------------------------------------------------ lookup
+    def _resolve(self, text: str, allowed: set[int] | None) -> Resolution:
+        tokens, honorific = parse_name_query(text)
+        tokens = tokens[-MAX_TOKENS:]
+        if not tokens:
+            return Resolution("not_found", ())
+        cands = self._candidates(tokens, allowed, surname_first=honorific)
+        if len(tokens) == 1:
+            for halves in self._splits(tokens[0]):
+                cands += self._candidates(halves, allowed)
+        status, ranked = decide(cands)
+        matches = tuple(Match(self._employees[c.index], round(c.final, 4)) for c in ranked)
+        return Resolution(status, matches)
+
+    def _spans(self, tokens: list[str]) -> dict[tuple[int, int], dict[str, float]]:
+        """For each span of adjacent tokens, the similar directory parts and their similarity."""
+        spans: dict[tuple[int, int], dict[str, float]] = {}
+        n = len(tokens)
+        for i in range(n):
+            for j in range(i + 1, min(n, i + MAX_SPAN) + 1):
+                text = "".join(tokens[i:j])
+                hits = self._parts.similar(text)
+                if hits:
+                    partial = {PARTIAL + p: sim * PARTIAL_FACTOR for p, sim in hits.items()}
+                    spans[(i, j)] = hits | partial
+        return spans
+
+    def _splits(self, token: str) -> list[list[str]]:
+        """Ways to cut one run-together token ("ellawheeler") where a half is a known part."""
+        if len(token) < 6:
+            return []
+        cuts = [c for c in range(2, len(token) - 1)
+                if self._parts.has(token[:c]) or self._parts.has(token[c:])]
+        cuts.sort(key=lambda c: -max(len(token[:c]) * self._parts.has(token[:c]),
+                                     len(token[c:]) * self._parts.has(token[c:])))
+        return [[token[:c], token[c:]] for c in cuts[:3]]
+
+    def _candidates(
+        self, tokens: list[str], allowed: set[int] | None, surname_first: bool = False
+    ) -> list[Candidate]:
+        """Score every person reachable from the spans; keep each person's best reading.
+
+        ``surname_first``: an honorific came first, so a lone name is more likely a surname.
+        """
+        n = len(tokens)
+        spans = self._spans(tokens)
+        best: dict[int, Candidate] = {}
+
+        def offer(idx: int, score: float, sims: tuple[float, ...], covered: int) -> None:
+            if allowed is not None and idx not in allowed:
+                return
+            cand = Candidate(idx, score, sims, covered, n)
+            cur = best.get(idx)
+            if cur is None or cand.final > cur.final:
+                best[idx] = cand
+
+        # two-part readings: "first last" and "last first" over adjacent spans
+        for (i, k), left in spans.items():
+            for (k2, j), right in spans.items():
+                if k2 != k:
+                    continue
+                covered = j - i
+                for order, (firsts, lasts) in enumerate(((left, right), (right, left))):
+                    for f, sf in firsts.items():
+                        for last, sl in lasts.items():
+                            for idx in self._pairs.get((f, last), ()):
+                                sims = (sf, sl)
+                                offer(idx, _pair_score(sf, sl, order), sims, covered)
+        # one-part readings: a first name, a last name, or a whole name run together
+        for (i, j), hits in spans.items():
+            for part, sim in hits.items():
+                for role in (FIRST, LAST):
+                    role_sim = sim - HONORIFIC_FIRST_COST * (surname_first and role == FIRST)
+                    for idx in self._postings[role].get(part, ())[:MAX_POSTINGS]:
+                        offer(idx, role_sim, (role_sim,), j - i)
+        self._score_squashed(tokens, best, allowed)
+        return list(best.values())
+
+    def _score_squashed(
+        self, tokens: list[str], best: dict[int, Candidate], allowed: set[int] | None
+    ) -> None:
+        """Re-read the strongest candidates with the query run together ("ellawheeler").
+
+        The joined string is cut near the length of the candidate's first (or last) name and
+        each side compared with that part, so fragments split or joined anywhere still count
+        while a shared first name alone cannot carry a long joined string.
+        """
+        if len(tokens) < 2:
+            return
+        joined = "".join(tokens)
+        top = sorted(best.values(), key=lambda c: -c.final)[:30]
+        for c in top:
+            f, last = self._first[c.index], self._last[c.index]
+            if not f or not last:
+                continue
+            score = 0.0
+            for order, (a, b) in enumerate(((f, last), (last, f))):
+                for cut in range(len(a) - 2, len(a) + 3):
+                    if 0 < cut < len(joined):
+                        sa = part_similarity(joined[:cut], a)
+                        sb = part_similarity(joined[cut:], b)
+                        score = max(score, _pair_score(sa, sb, order))
+            if score > c.final:
+                best[c.index] = Candidate(
+                    c.index, score, (score, score), len(tokens), len(tokens), joined=True)
+
+
+def _pair_score(first_sim: float, last_sim: float, order: int) -> float:
+    """A two-part reading's score: the mean, pulled down by a weak part; reversed order costs."""
+    weak = min(first_sim, last_sim)
+    score = (first_sim + last_sim) / 2 - 0.5 * max(0.0, 0.85 - weak)
+    return score - 0.02 * order

@@ -1,0 +1,1 @@
+"""Notifiers: how a host hears about their visitor (offline console now; Slack and SMS later)."""
