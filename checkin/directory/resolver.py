@@ -41,6 +41,8 @@ FIRST, LAST = 0, 1
 MAX_TOKENS = 6  # longer name parts than this are ASR chatter; keep the last ones
 MAX_SPAN = 3  # join at most three adjacent fragments ("olu shegun" + ...)
 MAX_POSTINGS = 400  # bearers of one part considered (a common first name at 50,000 people)
+FEW_POSTINGS = 12  # ... when that part explains only some of the query's tokens
+SQUASH_TOP = 15  # candidates re-read as a run-together string
 HONORIFIC_FIRST_COST = 0.15  # "Dr. Adam" means a Mr/Ms Adam far more often than an Adam X
 PARTIAL = "~"  # posting-key prefix: one word of a multi-word name ("palmer" of "James-Palmer")
 PARTIAL_FACTOR = 0.9  # naming only part of a multi-word name is weaker evidence
@@ -93,6 +95,7 @@ class NameResolver:
         self._postings: tuple[dict[str, list[int]], dict[str, list[int]]] = (
             defaultdict(list), defaultdict(list))
         self._pairs: dict[tuple[str, str], list[int]] = defaultdict(list)
+        self._partial_keys: set[str] = set()
         for i, e in enumerate(self._employees):
             firsts, first_words = _name_parts(e.first_name)
             for alias in e.aliases:
@@ -106,6 +109,7 @@ class NameResolver:
     def _add(self, i: int, firsts: list[str], first_words: list[str], lasts: list[str],
              last_words: list[str]) -> None:
         """Post one employee under its parts; words of multi-word names are marked partial."""
+        self._partial_keys.update(PARTIAL + w for w in first_words + last_words)
         for role, whole, words in ((FIRST, firsts, first_words), (LAST, lasts, last_words)):
             for p in dict.fromkeys(whole + [PARTIAL + w for w in words]):
                 self._postings[role][p].append(i)
@@ -146,7 +150,8 @@ class NameResolver:
                 text = "".join(tokens[i:j])
                 hits = self._parts.similar(text)
                 if hits:
-                    partial = {PARTIAL + p: sim * PARTIAL_FACTOR for p, sim in hits.items()}
+                    partial = {PARTIAL + p: sim * PARTIAL_FACTOR for p, sim in hits.items()
+                               if PARTIAL + p in self._partial_keys}
                     spans[(i, j)] = hits | partial
         return spans
 
@@ -194,9 +199,11 @@ class NameResolver:
         # one-part readings: a first name, a last name, or a whole name run together
         for (i, j), hits in spans.items():
             for part, sim in hits.items():
+                # a reading that leaves tokens unexplained only supplies near misses
+                limit = MAX_POSTINGS if j - i == n else FEW_POSTINGS
                 for role in (FIRST, LAST):
                     role_sim = sim - HONORIFIC_FIRST_COST * (surname_first and role == FIRST)
-                    for idx in self._postings[role].get(part, ())[:MAX_POSTINGS]:
+                    for idx in self._postings[role].get(part, ())[:limit]:
                         offer(idx, role_sim, (role_sim,), j - i)
         self._score_squashed(tokens, best, allowed)
         return list(best.values())
@@ -213,7 +220,7 @@ class NameResolver:
         if len(tokens) < 2:
             return
         joined = "".join(tokens)
-        top = sorted(best.values(), key=lambda c: -c.final)[:30]
+        top = sorted(best.values(), key=lambda c: -c.final)[:SQUASH_TOP]
         for c in top:
             f, last = self._first[c.index], self._last[c.index]
             if not f or not last:

@@ -181,7 +181,7 @@ class RulesLanguageModel:
     async def _identifying(self, t: _Turn, text: str) -> None:
         f = u.fold(text)
         parsed = u.parse(text)
-        self._record_info(t, parsed, positional=self._positional_slots())
+        self._record_info(t, parsed, positional=self._positional_slots(), raw=text)
         manipulative = bool(u.CONTACT.search(f) and re.search(r"\b(what|whats|give|tell|share|send"
                                                               r"|list|cual|dame)\b", f))
         override = bool(u.OVERRIDE.search(f))
@@ -203,7 +203,7 @@ class RulesLanguageModel:
                 key = "ask_recipient" if t.s.is_delivery else "ask_host_again"
                 self._ask(t, key, {"host"})
             return
-        await self._lookup(t, host_text)
+        await self._lookup(t, host_text, spelled=self._m.spelled_for is not None)
 
     def _fallback_host_text(self, f: str, parsed: u.Parsed) -> str | None:
         text = f
@@ -246,7 +246,8 @@ class RulesLanguageModel:
 
     @staticmethod
     def _spelling_cleaned(text: str) -> str:
-        return " ".join(SPELL_NOISE.sub(" ", u.fold(text)).replace(",", " ").split())
+        parts = [u.collapse_spelled(p) for p in re.split(r"[,;]", u.fold(text))]
+        return " ".join(SPELL_NOISE.sub(" ", " ".join(parts)).split())
 
     def _propose(self, t: _Turn, c: Candidate) -> None:
         self._ask(t, "confirm_host", {"confirm"}, name=c.name, department=c.department or "")
@@ -269,8 +270,11 @@ class RulesLanguageModel:
         """Look for the visitor's meeting; False when the calendar cannot help."""
         s = t.s
         if not (s.visitor_name or s.company):
+            if self._m.asked_count.get("calendar", 0) >= 2:
+                self._m.calendar = False
+                return False
             self._m.calendar = True
-            self._ask(t, "ask_name_for_calendar", {"name", "company"})
+            self._ask(t, "ask_name_for_calendar", {"name", "company", "calendar"})
             return True
         self._m.calendar = False
         args: dict[str, Any] = {"topic": u.fold(text)}
@@ -407,10 +411,12 @@ class RulesLanguageModel:
         if not re.search(r"\b(misspoke|sorry|actually|wait|correction|not|i meant|mistake)\b", f):
             return False
         spelled = u.collapse_spelled(f)
-        new = u.self_name(spelled)
+        explicit = re.search(r"\b(?:my name is|my names|name is|me llamo|mi nombre es)\s+(.*)$",
+                             spelled)
+        new = u.name_like(explicit.group(1)) if explicit else None
         parts = [p.strip() for p in spelled.split(",") if p.strip()]
         if new is None and parts:
-            tail = u.name_like(parts[-1])
+            tail = u.name_like(re.sub(r"^(its|it is|im|i am)\s+", "", parts[-1]))
             if tail and len(tail.split()) >= 2:
                 new = tail
         swap = re.search(r"\b(?:its|it is)\s+([a-z]+)\s+not\s+([a-z]+)\b", spelled)
@@ -418,6 +424,8 @@ class RulesLanguageModel:
             good, bad = swap.groups()
             fixed = [good.capitalize() if w.lower() == bad else w for w in t.s.visitor_name.split()]
             new = " ".join(fixed)
+        if new is None:
+            new = u.self_name(spelled)
         if not new or u.fold(new) == u.fold(t.s.visitor_name or ""):
             return False
         party = [new if u.fold(p) == u.fold(t.s.visitor_name or "") else p

@@ -81,7 +81,8 @@ HOST_CUES = (
     "im here to see", "i am here to see", "here to see", "here to meet", "here to visit",
     "im here for", "i am here for", "here for", "supposed to meet with", "supposed to meet",
     "supposed to see", "a meeting with", "an appointment with", "meeting with", "appointment with",
-    "meet with", "im meeting", "i am meeting", "im seeing", "to see", "looking for", "visiting",
+    "meet with", "meeting is with", "appointment is with", "interview is with",
+    "meeting was with", "im meeting", "i am meeting", "im seeing", "to see", "looking for", "visiting",
     "delivery for", "package for", "parcel for", "packages for", "envelope for", "addressed to",
     "its for", "it is for", "for", "tell", "let", "vengo a ver a", "vengo a ver", "vine a ver a",
     "cita con", "reunion con", "busco a", "buscando a", "paquete para", "entrega para", "para",
@@ -236,7 +237,7 @@ def purpose_of(f: str) -> str | None:
     if found is None:
         return None
     cue, rest = found
-    rest = re.split(r",|\.|;| and i | and my | i am | im ", rest)[0].strip()
+    rest = re.split(r",|\.|;| and i | and my | i am | im | but ", rest)[0].strip()
     if not rest or len(rest) < 3:
         return None
     if cue in ("for the", "for a", "for an", "para la", "para el", "para una", "para un"):
@@ -259,13 +260,25 @@ def party_of(f: str) -> tuple[int | None, list[str]]:
     w = re.search(r"\bwith me (?:are|is|its|were)?\s*(.*)$", f) or re.search(
         r"\b(?:and )?(?:my colleagues?|my coworkers?|my team ?mates?) (?:are |is )?(.*)$", f)
     if w:
-        others = names_list(w.group(1))
+        others = names_list(_list_only(w.group(1)))
     return size, others
+
+
+def _list_only(segment: str) -> str:
+    """A list of names ends at the first comma after its "and" ("a, b and c, acme" -> "a, b and c")."""
+    joined = re.search(r"\band\b|\by\b", segment)
+    start = joined.end() if joined else 0
+    comma = segment.find(",", start)
+    return segment if comma < 0 else segment[:comma]
 
 
 def host_segment(f: str) -> str | None:
     """The words that name the host ("... here to see laura bianchi about ..." -> laura bianchi)."""
     found = _after(f, HOST_CUES)
+    while found is not None and re.match(r"(the|a|an|my|our|your|this|that|some|una|un|la|el)\b",
+                                         found[1]):
+        # "here for the meeting with X": the cue introduced a thing, look further on.
+        found = _after(found[1], HOST_CUES)
     if found is None:
         return None
     cue, rest = found
@@ -275,7 +288,7 @@ def host_segment(f: str) -> str | None:
         r"\babout\b|\bregarding\b|\bit needs\b|\bneeds a\b|\bthat needs\b|\band print\b"
         r"|\band (im|i am|my name|were|we are)\b|,? ?(were|we are|im|i am) from\b|\bsobre\b"
         r"|\bfor (the|a|an) \b|\bi need\b|\bi have\b|\bto discuss\b|\btoday\b|\bat (\d|ten|nine|eleven"
-        r"|noon)|\bthen\b|\bim here\b|\bplease\b|\bknow (im|i am|were)\b",
+        r"|noon)|\bthen\b|\bim here\b|\bplease\b|\bknow (im|i am|were)\b|\bnot\b|\bbut\b",
         rest,
     )[0]
     rest = rest.strip(" ,.")
@@ -292,12 +305,14 @@ def parse(text: str) -> Parsed:
         out.visitor_name = None
     out.company = company_of(f, out.host_text)
     out.purpose = purpose_of(f)
+    if out.purpose and out.host_text and out.host_text in out.purpose:
+        out.purpose = None
     out.party_size, out.party = party_of(f)
     return out
 
 
 def collapse_spelled(f: str) -> str:
-    """Join letters spelled one by one ("k e l l e r" -> "keller"); other words stay."""
+    """Join letters spelled one by one ("k e l l e r, w e i" -> "keller, wei"); words stay."""
     return re.sub(
         r"\b(?:[a-z][\s-]+){2,}[a-z]\b",
         lambda m: re.sub(r"[\s-]+", "", m.group(0)),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from checkin.directory.model import Employee
 from checkin.directory.resolver import Match, Resolution
+from checkin.directory.service import fold
 from checkin.providers import JsonObject, ToolSpec
 from checkin.states import Candidate, Event, Session
 from checkin.tools.base import Tool, ToolContext, ToolOutcome, ok
@@ -70,12 +71,16 @@ def _matches(
     resolver = ctx.directory.resolver
     has_name = any(ch.isalpha() for ch in name_text)
     if pool is not None:
+        # "the one in marketing": the department narrows the pool; a name, if any, picks in it.
+        narrowed = _in_departments([Match(e, 0.5) for e in pool], depts) if depts else []
+        ids = {m.employee.id for m in narrowed} or {e.id for e in pool}
         if has_name:
-            res = resolver.resolve_among(name_text, {e.id for e in pool})
-            found = list(res.matches) if res.status != "not_found" else []
-        else:
-            found = [Match(e, 0.5) for e in pool]
-        return _in_departments(found, depts) if depts else found
+            res = resolver.resolve_among(name_text, ids)
+            if res.status != "not_found":
+                return list(res.matches)
+        if not narrowed:
+            narrowed = _by_title(name_text, pool)
+        return narrowed
     if not has_name:
         if not depts:
             return []
@@ -87,6 +92,12 @@ def _matches(
         return []
     found = list(res.matches)
     return (_in_departments(found, depts) or found) if depts else found
+
+
+def _by_title(text: str, pool: list[Employee]) -> list[Match]:
+    """ "the technical writer": candidates whose job title the visitor mentioned."""
+    said = f" {fold(text)} "
+    return [Match(e, 0.5) for e in pool if e.title and f" {fold(e.title)} " in said]
 
 
 def _in_departments(matches: list[Match], depts: list[str]) -> list[Match]:

@@ -1,0 +1,213 @@
+"""Specification of the host-name resolver on a small hand-made directory.
+
+found = exactly one person; ambiguous = ask among 2..6; not_found = nobody convincing.
+A wrong "found" notifies the wrong person, so near-homophones must be asked about.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+
+import pytest
+
+from checkin.directory import matching
+from checkin.directory.model import Employee
+from checkin.directory.resolver import NameResolver, Resolution
+
+pytestmark = pytest.mark.unit
+
+STAFF = [
+    Employee("E01", "Wilma", "Okonjo", "Finance"),
+    Employee("E02", "Tobias", "Lindqvist", "IT"),
+    Employee("E03", "Sarah", "Quennell", "Legal"),
+    Employee("E04", "Sara", "Quennell", "Legal"),
+    Employee("E05", "Priyanka", "Raghunathan", "Sales"),
+    Employee("E06", "Marcus", "Threlfall", "Sales"),
+    Employee("E07", "Marcus", "Abernethy", "IT"),
+    Employee("E08", "Marcus", "Dunleavy", "Ops"),
+    Employee("E09", "Robert", "Farquhar", "Ops", aliases=("Bob", "Rob")),
+    Employee("E10", "Renée", "Châtelain", "Design"),
+    Employee("E11", "Olusegun", "Adeyemi", "Research"),
+    Employee("E12", "Hamish", "Pettigrew", "Facilities", active=False),
+    Employee("E13", "Steven", "Clark", "Finance"),
+    Employee("E14", "Stephen", "Clarke", "Finance"),
+    Employee("E15", "Ingrid", "Smith", "HR"),
+    Employee("E16", "Ingrid", "Smyth", "HR"),
+]
+
+
+@pytest.fixture(scope="module")
+def resolver() -> NameResolver:
+    return NameResolver(STAFF)
+
+
+def ids(res: Resolution) -> set[str]:
+    return {m.employee.id for m in res.matches}
+
+
+def found(res: Resolution) -> str:
+    assert res.status == "found", res
+    assert len(res.matches) == 1
+    return res.matches[0].employee.id
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "Wilma Okonjo",
+        "I'm here to see Wilma Okonjo",
+        "i have an appointment with wilma okonjo please",
+        "Hi, could you let Wilma Okonjo know I've arrived?",
+        "okonjo wilma",
+        "Mrs Wilma Okonjo",
+        "Dr. Okonjo",
+        "WILMA OKONJO",
+    ],
+)
+def test_full_name_with_carriers_and_honorifics_is_found(resolver: NameResolver, said: str) -> None:
+    assert found(resolver.resolve(said)) == "E01"
+
+
+@pytest.mark.parametrize(
+    ("said", "who"),
+    [("tobias lindquist", "E02"), ("tobyas lindqvist", "E02"), ("priyanka ragunathan", "E05"),
+     ("preeyanka raghunathan", "E05")],
+)
+def test_misspelled_or_misheard_full_names_are_found(
+    resolver: NameResolver, said: str, who: str
+) -> None:
+    assert found(resolver.resolve(said)) == who
+
+
+def test_a_lone_misheard_surname_is_confirmed_not_assumed(resolver: NameResolver) -> None:
+    res = resolver.resolve("Mr Lindkvist")
+    assert res.status == "ambiguous"
+    assert res.matches[0].employee.id == "E02"
+
+
+@pytest.mark.parametrize(
+    "said",
+    ["T-O-B-I-A-S L-I-N-D-Q-V-I-S-T", "t o b i a s  l i n d q v i s t",
+     "That's t. o. b. i. a. s. L I N D Q V I S T", "tobias, L-I-N-D-Q-V-I-S-T",
+     "TOBIASLINDQVIST"],
+)
+def test_spelled_out_names_are_found(resolver: NameResolver, said: str) -> None:
+    assert found(resolver.resolve(said)) == "E02"
+
+
+@pytest.mark.parametrize(
+    ("said", "expected"),
+    [
+        ("Sarah Quennell", {"E03", "E04"}),
+        ("sara quennell", {"E03", "E04"}),
+        ("Steven Clark", {"E13", "E14"}),
+        ("stephen clarke", {"E13", "E14"}),
+        ("Ingrid Smith", {"E15", "E16"}),
+    ],
+)
+def test_homophones_are_asked_about_never_guessed(
+    resolver: NameResolver, said: str, expected: set[str]
+) -> None:
+    res = resolver.resolve(said)
+    assert res.status == "ambiguous"
+    assert expected <= ids(res)
+    assert 2 <= len(res.matches) <= 6
+
+
+def test_a_shared_first_name_asks_among_all_bearers(resolver: NameResolver) -> None:
+    res = resolver.resolve("I'm here to see Marcus")
+    assert res.status == "ambiguous"
+    assert ids(res) >= {"E06", "E07", "E08"}
+    assert [m.score for m in res.matches] == sorted((m.score for m in res.matches), reverse=True)
+
+
+def test_a_unique_last_name_alone_is_found(resolver: NameResolver) -> None:
+    assert found(resolver.resolve("Raghunathan, please")) == "E05"
+
+
+@pytest.mark.parametrize("said", ["Kwame Mensah", "I'm here to see Bartholomew Featherstone",
+                                  "Marcus Featherstone", "Yolanda", "the weather is nice"])
+def test_people_who_do_not_work_here_are_not_found(resolver: NameResolver, said: str) -> None:
+    assert resolver.resolve(said).status == "not_found"
+
+
+def test_an_unrelated_first_name_with_a_known_surname_is_not_that_person(
+    resolver: NameResolver,
+) -> None:
+    res = resolver.resolve("Gerald Okonjo")
+    assert res.status != "found"
+
+
+def test_accents_are_ignored_both_ways(resolver: NameResolver) -> None:
+    assert found(resolver.resolve("renee chatelain")) == "E10"
+    assert found(resolver.resolve("Renée Châtelain")) == "E10"
+
+
+def test_aliases_find_the_person(resolver: NameResolver) -> None:
+    assert found(resolver.resolve("Bob Farquhar")) == "E09"
+
+
+def test_asr_fragments_are_joined(resolver: NameResolver) -> None:
+    assert found(resolver.resolve("olu shegun ade yemi")) == "E11"
+
+
+def test_people_who_left_are_still_recognised(resolver: NameResolver) -> None:
+    res = resolver.resolve("Hamish Pettigrew")
+    assert found(res) == "E12"
+    assert res.matches[0].employee.active is False
+
+
+def test_empty_or_carrier_only_text_is_not_found(resolver: NameResolver) -> None:
+    assert resolver.resolve("").status == "not_found"
+    assert resolver.resolve("hi, I'm here to see, um").status == "not_found"
+
+
+def test_resolve_among_picks_from_the_offered_candidates(resolver: NameResolver) -> None:
+    offered = {"E06", "E07", "E08"}
+    assert found(resolver.resolve_among("marcus abernethy", offered)) == "E07"
+    assert found(resolver.resolve_among("the one called Dunleavy", offered)) == "E08"
+    assert resolver.resolve_among("Wilma Okonjo", offered).status == "not_found"
+
+
+def test_resolve_among_separates_homophones_by_first_name(resolver: NameResolver) -> None:
+    assert found(resolver.resolve_among("the one called Stephen", {"E13", "E14"})) == "E14"
+
+
+def test_scores_are_between_zero_and_one(resolver: NameResolver) -> None:
+    for said in ("Wilma Okonjo", "Marcus", "Sara Quennell", "Kwame Mensah"):
+        assert all(0.0 <= m.score <= 1.0 for m in resolver.resolve(said).matches)
+
+
+def _synthetic_staff(n: int) -> list[Employee]:
+    rng = random.Random(7)
+    syllables = ["ka", "lo", "mi", "ren", "tas", "vo", "bel", "dri", "fu", "gan", "zor", "pi"]
+
+    def word() -> str:
+        return "".join(rng.choice(syllables) for _ in range(rng.randint(2, 3))).title()
+
+    staff = [Employee(f"S{i:06d}", word(), word() + rng.choice(string.ascii_lowercase))
+             for i in range(n)]
+    return staff + [Employee("TARGET", "Wilhelmina", "Oyelaran-Quist")]
+
+
+def test_lookups_in_a_50000_person_directory_touch_only_a_few_people() -> None:
+    big = NameResolver(_synthetic_staff(50_000))
+    calls = 0
+    original = matching.part_similarity
+
+    def counting(a: str, b: str) -> float:
+        nonlocal calls
+        calls += 1
+        return original(a, b)
+
+    matching.part_similarity.cache_clear()
+    mp = pytest.MonkeyPatch()
+    mp.setattr(matching, "part_similarity", counting)
+    try:
+        assert found(big.resolve("I'm here to see Wilhelmina Oyelaran Quist")) == "TARGET"
+        assert big.resolve("Kwame Mensah").status == "not_found"
+    finally:
+        mp.undo()
+    # similarity is computed for a few candidate parts, never for every employee
+    assert calls < 2_000
