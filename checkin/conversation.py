@@ -11,7 +11,7 @@ Imports: states, providers, tools, visits, db, errors; never voice/, notify/ or 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,6 +107,8 @@ class Conversation:
             return
         if utterance is not None:
             self._history.append({"role": "user", "content": utterance})
+            if self.session.state is CheckInState.GREETING:
+                self._apply(Event.VISITOR_SPOKE, {})
         said: list[str] = []
         try:
             async for sentence in self._sentences(self._model, utterance, silence_s):
@@ -219,7 +221,3 @@ class Conversation:
                 log.info("visit_ended", outcome=visit.outcome, state=s.state,
                          turns=sum(1 for m in self._history if m["role"] == "user"))
 
-
-def sentences(text: str) -> Sequence[str]:
-    """Split a reply into sentences, for channels that speak one at a time."""
-    return [p for p in _SENTENCE_END.split(text) if p]

@@ -27,6 +27,7 @@ MAX_PART_HITS = 25  # similar parts kept per query span, best first
 T_PAIR = (0.78, 0.74)
 T_JOINED = (0.84, 0.74)
 T_ONE = (0.97, 0.90)
+MIN_FOUND_PART = 0.8  # each part of a "found" reading must be at least this close on its own
 MARGIN = 0.10  # the best must beat the runner-up by this much to be "found"
 ASK_WINDOW = 0.20  # ask about everyone within this of the best
 ASK_FLOOR = 0.70
@@ -163,7 +164,7 @@ def decide(cands: list[Candidate]) -> tuple[Status, list[Candidate]]:
     if best.final < t_ask:
         return "not_found", [c for c in ranked[:3] if c.final >= MIN_PART_SIM]
     second = ranked[1].final if len(ranked) > 1 else 0.0
-    if best.final >= t_found and best.final - second >= MARGIN:
+    if best.final >= t_found and best.final - second >= MARGIN and min(best.sims) >= MIN_FOUND_PART:
         return "found", [best]
     floor = max(ASK_FLOOR, best.final - ASK_WINDOW)
     return "ambiguous", [c for c in ranked if c.final >= floor][:MAX_ASK]

@@ -44,6 +44,9 @@ MAX_POSTINGS = 400  # bearers of one part considered (a common first name at 50,
 FEW_POSTINGS = 12  # ... when that part explains only some of the query's tokens
 SQUASH_TOP = 15  # candidates re-read as a run-together string
 HONORIFIC_FIRST_COST = 0.15  # "Dr. Adam" means a Mr/Ms Adam far more often than an Adam X
+# Surname particles: "Van" alone must not stand for "van der Maes".
+PARTICLES = frozenset({"van", "von", "der", "den", "del", "della", "dos", "das", "des", "bin",
+                       "ibn", "bint", "ben", "abu", "ter", "ten", "les", "san", "st"})
 PARTIAL = "~"  # posting-key prefix: one word of a multi-word name ("palmer" of "James-Palmer")
 PARTIAL_FACTOR = 0.9  # naming only part of a multi-word name is weaker evidence
 
@@ -58,7 +61,11 @@ class Match:
 
 @dataclass(frozen=True, slots=True)
 class Resolution:
-    """The answer: found (one match), ambiguous (2..6, best first) or not_found (near misses)."""
+    """The answer: found (one match), ambiguous (best first) or not_found (near misses).
+
+    ambiguous usually holds 2..6 people to choose between; it holds one when a lone, inexactly
+    heard name points at a single person ("Mr Lindkvist"): confirm it, do not assume it.
+    """
 
     status: Status
     matches: tuple[Match, ...]
@@ -72,7 +79,8 @@ def _name_parts(name: str) -> tuple[list[str], list[str]]:
     """
     words = [w for w in squash_words(name) if w]
     whole = "".join(words)
-    subwords = [w for w in words if len(w) >= 3 and w != whole] if len(words) > 1 else []
+    subwords = [w for w in words if len(w) >= 3 and w != whole and w not in PARTICLES]
+    subwords = subwords if len(words) > 1 else []
     return ([whole] if whole else []), subwords
 
 

@@ -148,8 +148,6 @@ class RulesLanguageModel:
         f = u.fold(text)
         if "es" in self._languages and t.s.language != "es" and u.is_spanish(text):
             t.turn.report(E.LANGUAGE_CHANGED, language="es")
-        if t.s.state is S.GREETING:
-            t.turn.report(E.VISITOR_SPOKE)
         if u.HUMAN.search(f):
             await self._transfer(t, "visitor_asked", "transfer")
             return
