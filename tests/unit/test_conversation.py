@@ -36,7 +36,8 @@ async def test_a_visitor_is_checked_in_with_one_notification_and_one_badge(sessi
     assert visit.outcome == "checked_in" and visit.host_employee_id == "E1"
     assert [n.status for n in outbox] == ["delivered"]
     assert await count(sessions, BadgeRecord) == 1
-    assert list((tmp_path / "badges").glob(f"{conv.visit_id}-*.pdf"))
+    badges = [p.name for p in (tmp_path / "badges").iterdir()]
+    assert badges == [f"{conv.visit_id}-1.pdf"], "badge files are named by visit, never by person"
 
 
 async def test_a_first_name_shared_by_two_people_is_asked_about_never_guessed(sessions, tmp_path):
