@@ -20,7 +20,9 @@ def build_parser() -> argparse.ArgumentParser:
     from checkin.cli import chat, directory, retention, serve, visits
 
     parser = argparse.ArgumentParser(prog="checkin", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", help="path of config.yaml (default: $CHECKIN_CONFIG or ./config.yaml)")
+    parser.add_argument(
+        "--config", help="path of config.yaml (default: $CHECKIN_CONFIG or ./config.yaml)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in (serve, chat, directory, visits, retention):
         module.register(sub)

@@ -134,7 +134,9 @@ ENV_OVERRIDES: Mapping[str, str] = {
 }
 
 
-def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+def load_settings(
+    path: str | Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
     """Read ``config.yaml`` (or ``$CHECKIN_CONFIG``), apply environment overrides, validate."""
     env = os.environ if environ is None else environ
     chosen = path or env.get("CHECKIN_CONFIG")

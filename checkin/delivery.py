@@ -94,7 +94,8 @@ def _note(note: Notification) -> HostNote:
     p = note.payload
     arrived = p.get("arrived_at")
     return HostNote(
-        visit_id=note.visit_id, notification_id=note.id, visitor_name=str(p.get("visitor_name", "")),
+        visit_id=note.visit_id, notification_id=note.id,
+        visitor_name=str(p.get("visitor_name", "")),
         company=str(p.get("company", "")), purpose=str(p.get("purpose", "")),
         party_size=int(p.get("party_size", 1)), is_delivery=bool(p.get("delivery", False)),
         arrived_at=datetime.fromisoformat(arrived) if arrived else None,

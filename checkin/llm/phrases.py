@@ -105,7 +105,8 @@ PHRASES: dict[str, dict[str, str]] = {
               "asiento, por favor.",
     },
     "done_delivery": {
-        "en": "Thanks. I've let {host} know there's a delivery for them. They'll be right with you.",
+        "en": "Thanks. I've let {host} know there's a delivery for them. They'll be right "
+              "with you.",
         "es": "Gracias. Ya avisé a {host} de que tiene una entrega. Enseguida viene.",
     },
     "notify_failed": {

@@ -210,7 +210,8 @@ class RulesLanguageModel:
                 text = text.replace(piece, " ")
         if parsed.visitor_name:
             text = text.replace(u.fold(parsed.visitor_name), " ")
-        text = re.sub(r"\b(from|about|regarding|my name is|im|i am|me llamo|soy|de)\b\s*$", "", text)
+        text = re.sub(r"\b(from|about|regarding|my name is|im|i am|me llamo|soy|de)\b\s*$", "",
+                      text)
         return text.strip(" ,.") or None
 
     async def _lookup(self, t: _Turn, host_text: str, *, spelled: bool = False) -> None:
@@ -446,15 +447,15 @@ class RulesLanguageModel:
             t.turn.report(E.VISITOR_NAMED, name=name, party=members if len(members) > 1 else [],
                           party_size=size)
         elif parsed.party_size and parsed.party_size > 1:
-            t.turn.report(E.VISITOR_NAMED, name=t.s.visitor_name or "", party_size=parsed.party_size) \
-                if t.s.visitor_name else self._note_party(t, parsed.party_size)
+            if t.s.visitor_name:
+                t.turn.report(E.VISITOR_NAMED, name=t.s.visitor_name,
+                              party_size=parsed.party_size)
+            else:
+                self._m.asked_count.setdefault("party_size_hint", parsed.party_size)
         if company and not t.s.company:
             t.turn.report(E.COMPANY_GIVEN, company=_title(company))
         if purpose and not t.s.purpose:
             t.turn.report(E.PURPOSE_GIVEN, purpose=purpose)
-
-    def _note_party(self, t: _Turn, size: int) -> None:
-        self._m.asked_count.setdefault("party_size_hint", size)
 
     def _positional(self, raw: str, slots: tuple[str, ...], name: str | None, party: list[str],
                     company: str | None, purpose: str | None

@@ -44,15 +44,18 @@ HUMAN = _rx(
     r"\b(talk|speak|speaking|talking)( to| with)( a| an| the| some)? ?(real |actual |live )?"
     r"(person|human|someone|somebody|receptionist|operator|agent|people|staff|man|woman)\b",
     r"\b(real|actual|live) (person|human)\b", r"\breceptionist\b", r"\bfront desk\b",
-    r"\b(a|an) (human|operator)\b", r"\bhuman being\b", r"\b(get|need|want) (a|some) (person|human)\b",
+    r"\b(a|an) (human|operator)\b", r"\bhuman being\b",
+    r"\b(get|need|want) (a|some) (person|human)\b",
     r"\b(una persona|un humano|recepcionista|hablar con alguien|la recepcion)\b",
 )
-GIVE_UP = _rx(r"\bnever ?mind\b", r"\bcome back (later|tomorrow|another)\b", r"\bforget (it|about it)\b",
+GIVE_UP = _rx(r"\bnever ?mind\b", r"\bcome back (later|tomorrow|another)\b",
+              r"\bforget (it|about it)\b",
               r"\b(im|i am) leaving\b", r"\bgood ?bye\b", r"^bye\b", r"\bcancel\b",
               r"\bdont bother\b", r"\bno importa\b", r"\bolvid(e|a)lo\b",
               r"\bvuelvo (mas tarde|luego|despues|manana)\b", r"\badios\b", r"\bme voy\b",
               r"\bill (come|be) back\b")
-CONTACT = _rx(r"\b(phone|number|cell|mobile|email|e mail|address|extension|contact (details|info))\b",
+CONTACT = _rx(r"\b(phone|number|cell|mobile|email|e mail|address|extension"
+              r"|contact (details|info))\b",
               r"\b(telefono|correo|celular|movil|direccion|numero)\b")
 OVERRIDE = _rx(r"\bignore (your|all|the|any|previous|prior)\b", r"\bsystem( override| prompt|:)",
                r"\b(admin|administrator|developer|debug|god) mode\b", r"\byou are now\b",
@@ -60,11 +63,13 @@ OVERRIDE = _rx(r"\bignore (your|all|the|any|previous|prior)\b", r"\bsystem( over
                r"\b(notify|tell|alert|message|page|email) (everyone|everybody|all)\b",
                r"\blist (all|every)\b", r"\ball access\b", r"\bprint \d+ badges?\b",
                r"\b\d+ badges\b", r"\b(ignora|olvida) (tus|las) instrucciones\b")
-EMPLOYEE = _rx(r"\b(lost|forgot|left|misplaced) (my|the) (badge|card|keycard|key card|access card|pass)\b",
+EMPLOYEE = _rx(r"\b(lost|forgot|left|misplaced) (my|the) "
+               r"(badge|card|keycard|key card|access card|pass)\b",
                r"\b(i|we) work here\b", r"\bim an? (employee|staff member)\b",
                r"\b(perdi|olvide) mi (tarjeta|credencial|gafete)\b")
-DELIVERY = _rx(r"\b(delivery|deliveries|delivering|package|packages|parcel|courier|shipment|envelope"
-               r"|sign for|signature|fedex|ups|dhl|paquete|entrega|envio|mensajeria|sobre para)\b")
+DELIVERY = _rx(r"\b(delivery|deliveries|delivering|package|packages|parcel|courier|shipment"
+               r"|envelope|sign for|signature|fedex|ups|dhl|paquete|entrega|envio|mensajeria"
+               r"|sobre para)\b")
 FORGOT_HOST = _rx(
     r"\b(forgot|forget|forgotten|dont remember|do not remember|cant remember|cannot remember"
     r"|dont know|do not know|not sure|no idea|dont recall|cant recall)\b",
@@ -82,7 +87,8 @@ HOST_CUES = (
     "im here for", "i am here for", "here for", "supposed to meet with", "supposed to meet",
     "supposed to see", "a meeting with", "an appointment with", "meeting with", "appointment with",
     "meet with", "meeting is with", "appointment is with", "interview is with",
-    "meeting was with", "im meeting", "i am meeting", "im seeing", "to see", "looking for", "visiting",
+    "meeting was with", "im meeting", "i am meeting", "im seeing", "to see", "looking for",
+    "visiting",
     "delivery for", "package for", "parcel for", "packages for", "envelope for", "addressed to",
     "its for", "it is for", "for", "tell", "let", "vengo a ver a", "vengo a ver", "vine a ver a",
     "cita con", "reunion con", "busco a", "buscando a", "paquete para", "entrega para", "para",
@@ -160,8 +166,7 @@ def name_like(segment: str, *, max_words: int = 4) -> str | None:
         out.append(tok)
     if not out or (len(out) == 1 and len(out[0]) < 2):
         return None
-    return " ".join(w.capitalize() if "-" not in w else "-".join(p.capitalize() for p in w.split("-"))
-                    for w in out)
+    return " ".join("-".join(p.capitalize() for p in w.split("-")) for w in out)
 
 
 def names_list(segment: str) -> list[str]:
@@ -214,12 +219,20 @@ def company_of(f: str, host_text: str | None = None) -> str | None:
             rest = cut_company(m.group(1))
             if not rest or (host_text and rest in host_text):
                 continue
-            if cue in ("with", "de") and not re.search(r"(^|,)\s*(im|i am|were|me llamo|soy)\b|,", f[: m.start() + 1]):
+            # "with" and "de" name a company only after the visitor introduced themselves.
+            before = f[: m.start() + 1]
+            if cue in ("with", "de") and not re.search(r"(^|,)\s*(im|i am|were|me llamo|soy)\b|,",
+                                                      before):
                 continue
-            if rest.split()[0] in ("me", "us", "my", "the", "a", "an", "your", "un", "una", "la", "el"):
+            if rest.split()[0] in _NOT_COMPANY_START:
                 continue
             return rest
     return None
+
+
+_NOT_COMPANY_START = frozenset(
+    {"me", "us", "my", "the", "a", "an", "your", "un", "una", "la", "el"}
+)
 
 
 def cut_company(segment: str) -> str:
@@ -265,7 +278,7 @@ def party_of(f: str) -> tuple[int | None, list[str]]:
 
 
 def _list_only(segment: str) -> str:
-    """A list of names ends at the first comma after its "and" ("a, b and c, acme" -> "a, b and c")."""
+    """A list of names ends at the first comma after its "and" ("a and b, acme" -> "a and b")."""
     joined = re.search(r"\band\b|\by\b", segment)
     start = joined.end() if joined else 0
     comma = segment.find(",", start)
@@ -287,8 +300,9 @@ def host_segment(f: str) -> str | None:
     rest = re.split(
         r"\babout\b|\bregarding\b|\bit needs\b|\bneeds a\b|\bthat needs\b|\band print\b"
         r"|\band (im|i am|my name|were|we are)\b|,? ?(were|we are|im|i am) from\b|\bsobre\b"
-        r"|\bfor (the|a|an) \b|\bi need\b|\bi have\b|\bto discuss\b|\btoday\b|\bat (\d|ten|nine|eleven"
-        r"|noon)|\bthen\b|\bim here\b|\bplease\b|\bknow (im|i am|were)\b|\bnot\b|\bbut\b",
+        r"|\bfor (the|a|an) \b|\bi need\b|\bi have\b|\bto discuss\b|\btoday\b"
+        r"|\bat (\d|ten|nine|eleven|noon)|\bthen\b|\bim here\b|\bplease\b"
+        r"|\bknow (im|i am|were)\b|\bnot\b|\bbut\b",
         rest,
     )[0]
     rest = rest.strip(" ,.")

@@ -90,7 +90,7 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
 
 
 def validate_args(spec: ToolSpec, args: JsonObject) -> None:
-    """Check ``args`` against the tool's flat JSON schema; raise ``ToolError`` if they do not fit."""
+    """Check ``args`` against the tool's flat JSON schema; raise ``ToolError`` on a misfit."""
     schema = spec.input_schema
     props: dict[str, Any] = schema.get("properties", {})
     if not isinstance(args, dict):

@@ -87,10 +87,10 @@ def _matches(
         staff = [Match(e, 0.5) for e in ctx.directory.employees
                  if e.department in depts and e.active]
         return staff if len(staff) <= MAX_CANDIDATES else []
-    res: Resolution = resolver.resolve(name_text)
-    if res.status == "not_found":
+    resolution: Resolution = resolver.resolve(name_text)
+    if resolution.status == "not_found":
         return []
-    found = list(res.matches)
+    found = list(resolution.matches)
     return (_in_departments(found, depts) or found) if depts else found
 
 

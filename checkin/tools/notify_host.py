@@ -49,9 +49,9 @@ def names_only_visitors(label: str, session: Session) -> bool:
     allowed = allowed_names(session)
     words = set(fold(label).split()) - {"and", "y", "with", "con"}
     allowed_words = {w for n in allowed for w in n.split()}
-    return bool(session.visitor_name) and fold(session.visitor_name) in fold(label) and (
-        words <= allowed_words
-    )
+    if not session.visitor_name:
+        return False
+    return fold(session.visitor_name) in fold(label) and words <= allowed_words
 
 
 async def handle(ctx: ToolContext, session: Session, args: JsonObject) -> ToolOutcome:

@@ -7,6 +7,7 @@ other visitors or their meetings.
 from __future__ import annotations
 
 from checkin.directory.calendar import search_meetings
+from checkin.directory.model import Employee
 from checkin.errors import ProviderError
 from checkin.providers import JsonObject, ToolSpec
 from checkin.states import Event, Session
@@ -53,7 +54,7 @@ async def handle(ctx: ToolContext, session: Session, args: JsonObject) -> ToolOu
         meetings, visitor_name=_opt(args, "visitor_name"), company=_opt(args, "company"),
         host_email=host_email, topic=_opt(args, "topic"),
     )
-    hosts = []
+    hosts: list[tuple[Employee, float]] = []
     found: list[JsonObject] = []
     for meeting, score in hits:
         employee = ctx.directory.by_email.get(meeting.organizer_email)

@@ -33,9 +33,10 @@ def employees() -> list[Employee]:
         ("E5", "Stephen", "Clarke", "Operations", "Operations Lead"),
         ("E6", "Dana", "Whitcombe", "Legal", "Counsel"),
     ]
-    out = [Employee(id=i, first_name=f, last_name=l, department=d, title=t,
-                    email=f"{f.lower()}.{l.lower()}@example.test", phone=f"+1-555-010{i[1]}",
-                    slack_id=f"U{i}") for i, f, l, d, t in rows]
+    out = [Employee(id=i, first_name=first, last_name=last, department=d, title=t,
+                    email=f"{first.lower()}.{last.lower()}@example.test",
+                    phone=f"+1-555-010{i[1]}", slack_id=f"U{i}")
+           for i, first, last, d, t in rows]
     out.append(Employee(id="E9", first_name="Robert", last_name="Tennant", department="Sales",
                         email="robert.tennant@example.test", phone="+1-555-0199", active=False))
     return out
