@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from checkin import __version__
 from checkin.api import health
+from checkin.api import twilio as twilio_voice
 from checkin.runtime import Runtime
 
 log = structlog.get_logger(__name__)
@@ -44,4 +45,7 @@ def create_app(runtime: Runtime, *, background_jobs: bool = True) -> FastAPI:
                   description="A voice receptionist for office lobbies.")
     app.state.runtime = runtime
     app.include_router(health.router)
+    phone = twilio_voice.phone_channel(runtime)  # env: CHECKIN_PUBLIC_URL, TWILIO_*
+    phone.announce()
+    app.include_router(twilio_voice.make_router(phone))
     return app

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from checkin.errors import ConfigError
 
@@ -98,6 +98,117 @@ class Logging(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
 
 
+class Printer(_Section):
+    """The lobby's badge printer (``providers.printer``); unused keys are ignored per kind.
+
+    zpl: ``host``/``port`` of a Zebra on raw TCP (9100), ``dpi`` 203 or 300, 4 x 3 in labels.
+    brother: ``host``/``port`` or ``device`` (``/dev/usb/lp0``), ``model`` and ``label`` ("62").
+    cups: ``queue`` and ``lp_options`` (``media=Custom.4x3in``, ``fit-to-page``).
+    ``timeout_s`` bounds one attempt; a failed print is retried once after ``retry_delay_s``,
+    so keep ``2 * timeout_s + retry_delay_s`` below ``timeouts.tool_s``.
+    """
+
+    host: str = ""
+    port: int = Field(9100, ge=1, le=65535)
+    device: str = ""
+    queue: str = ""
+    lp_options: tuple[str, ...] = ()
+    model: str = "QL-820NWB"
+    label: str = "62"
+    dpi: Literal[203, 300] = 203
+    timeout_s: float = Field(2.0, gt=0)
+    retry_delay_s: float = Field(0.5, ge=0)
+
+
+class CalDav(_Section):
+    """The site's CalDAV calendar (``providers.calendar: caldav``).
+
+    ``url`` is the server, or the calendar collection itself when ``calendar`` is empty;
+    ``calendar`` is a display name ("Visitors"), an id ("visitors") or a path ("/lobby/visitors/").
+    The password comes from ``CHECKIN_CALDAV_PASSWORD``.
+    """
+
+    url: str = ""
+    calendar: str = ""
+    username: str = ""
+
+
+class Claude(_Section):
+    """Claude as the receptionist (``providers.llm: claude``); the key comes from the environment.
+
+    ``rules_first``: the rules engine answers every turn it understands and Claude only the
+    turns it does not. Prices are USD per million tokens, for the cost stored on each visit.
+    """
+
+    model: str = "claude-haiku-4-5"
+    base_url: str = ""  # empty: Anthropic's own API; ANTHROPIC_BASE_URL overrides
+    max_tokens: int = Field(300, ge=16, le=4096)
+    # 0 on purpose: the SDK's retry waits 0.5-8 s (and honours retry-after with no cap); a
+    # visitor standing at the desk is better served at once by the rules engine.
+    max_retries: int = Field(0, ge=0, le=3)
+    stall_s: float = Field(4.0, gt=0)  # longest gap between two stream events once it started
+    tool_rounds: int = Field(5, ge=1, le=10)  # model calls per visitor turn
+    rules_first: bool = False
+    tone: str = "warm, brief and professional"
+    instructions: str = ""  # extra site rules appended to the system prompt
+    breaker_failures: int = Field(3, ge=1)  # consecutive failures that open the breaker
+    breaker_cooldown_s: float = Field(60.0, gt=0)  # how long Claude is then skipped
+    price_input_per_mtok: float = Field(1.0, ge=0)
+    price_output_per_mtok: float = Field(5.0, ge=0)
+    price_cache_write_per_mtok: float = Field(1.25, ge=0)
+    price_cache_read_per_mtok: float = Field(0.10, ge=0)
+
+
+class Contact(_Section):
+    """Someone outside the directory who can be told about a visitor: a team channel, reception."""
+
+    name: str = ""
+    slack_channel: str = ""  # a Slack channel id (C...) or user id (U...)
+    phone: str = ""  # E.164, for SMS
+
+
+class Notify(_Section):
+    """How host notifications are retried and escalated (secrets come from the environment).
+
+    ``escalate_after_min`` without an answer from the host, ``alternate`` (the host's team) is
+    told; the same time later, ``reception``. ``fallback``: try the other channel (SMS after
+    Slack, Slack after SMS) when its credentials are set.
+    """
+
+    escalate_after_min: float = Field(2.0, gt=0)
+    alternate: Contact = Contact()
+    reception: Contact = Contact(name="Reception")
+    fallback: bool = True
+    max_attempts: int = Field(6, ge=1, le=50)
+    retry_initial_s: float = Field(5.0, gt=0)
+    retry_max_s: float = Field(300.0, gt=0)
+    claim_s: float = Field(60.0, ge=1)  # a crashed worker's row is taken over after this
+    poll_s: float = Field(1.0, gt=0)
+    slack_api_url: str = "https://slack.com/api/"
+    twilio_api_base_url: str = ""  # empty: Twilio's own host
+
+
+class Credentials(_Section):
+    """Secrets, read from environment variables only; config.yaml may not set them."""
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    twilio_account_sid: str = ""
+    twilio_auth_token: SecretStr | None = None
+    twilio_from_number: str = ""
+    anthropic_api_key: SecretStr | None = None
+    caldav_password: SecretStr | None = None
+
+    def has_slack(self) -> bool:
+        """True when Slack can be used (bot token and signing secret set)."""
+        return bool(self.slack_bot_token and self.slack_signing_secret)
+
+    def has_twilio(self) -> bool:
+        """True when Twilio SMS can be used (account, token and sender set)."""
+        return bool(self.twilio_account_sid and self.twilio_auth_token
+                    and self.twilio_from_number)
+
+
 class Settings(_Section):
     """Everything checkin is configured with."""
 
@@ -111,6 +222,12 @@ class Settings(_Section):
     silence_action: Literal["end", "transfer"] = "end"
     record_audio: bool = False
     config_path: Path | None = None
+    notify: Notify = Notify()
+    credentials: Credentials = Credentials()
+    claude: Claude = Claude()
+    public_url: str = ""  # how Twilio and Slack reach us (webhook signatures are over this URL)
+    printer: Printer = Printer()
+    caldav: CalDav = CalDav()
 
     @property
     def tz(self) -> ZoneInfo:
@@ -131,6 +248,22 @@ ENV_OVERRIDES: Mapping[str, str] = {
     "CHECKIN_BADGE_DIR": "paths.badges",
     "CHECKIN_LOG_FORMAT": "logging.format",
     "CHECKIN_LOG_LEVEL": "logging.level",
+    "CHECKIN_PUBLIC_URL": "public_url",
+    "SLACK_API_URL": "notify.slack_api_url",
+    "TWILIO_API_BASE_URL": "notify.twilio_api_base_url",
+    "ANTHROPIC_BASE_URL": "claude.base_url",
+    "CHECKIN_CLAUDE_MODEL": "claude.model",
+}
+
+# Secrets: environment only, never config.yaml (see _check_credentials).
+SECRET_ENV: Mapping[str, str] = {
+    "SLACK_BOT_TOKEN": "credentials.slack_bot_token",
+    "SLACK_SIGNING_SECRET": "credentials.slack_signing_secret",
+    "TWILIO_ACCOUNT_SID": "credentials.twilio_account_sid",
+    "TWILIO_AUTH_TOKEN": "credentials.twilio_auth_token",
+    "TWILIO_FROM_NUMBER": "credentials.twilio_from_number",
+    "ANTHROPIC_API_KEY": "credentials.anthropic_api_key",
+    "CHECKIN_CALDAV_PASSWORD": "credentials.caldav_password",
 }
 
 
@@ -142,14 +275,31 @@ def load_settings(
     chosen = path or env.get("CHECKIN_CONFIG")
     config_path = Path(chosen) if chosen else Path(DEFAULT_CONFIG)
     raw = _read_yaml(config_path, required=chosen is not None)
-    for var, key in ENV_OVERRIDES.items():
+    if "credentials" in raw:
+        raise ConfigError(f"{config_path}: credentials: secrets come from environment variables "
+                          f"({', '.join(SECRET_ENV)}), not from the config file")
+    for var, key in {**ENV_OVERRIDES, **SECRET_ENV}.items():
         if env.get(var):
             _set_dotted(raw, key, env[var], source=var)
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as err:
         raise ConfigError(_describe(err, config_path)) from None
+    _check_credentials(settings)
     return _resolve_paths(settings, config_path if config_path.exists() else None)
+
+
+def _check_credentials(settings: Settings) -> None:
+    """Fail at start-up, not at the first visitor, when a chosen notifier has no credentials."""
+    chosen, creds = settings.providers.notifier, settings.credentials
+    if chosen == "slack" and not creds.has_slack():
+        raise ConfigError("providers.notifier is slack: set SLACK_BOT_TOKEN and "
+                          "SLACK_SIGNING_SECRET in the environment")
+    if chosen == "sms" and not creds.has_twilio():
+        raise ConfigError("providers.notifier is sms: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN "
+                          "and TWILIO_FROM_NUMBER in the environment")
+    if settings.providers.llm == "claude" and not creds.anthropic_api_key:
+        raise ConfigError("providers.llm is claude: set ANTHROPIC_API_KEY in the environment")
 
 
 def _read_yaml(path: Path, *, required: bool) -> dict[str, Any]:

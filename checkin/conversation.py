@@ -11,7 +11,7 @@ Imports: states, providers, tools, visits, db, errors; never voice/, notify/ or 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +19,15 @@ import structlog
 
 from checkin.db import transaction, utcnow
 from checkin.errors import ProviderError
-from checkin.providers import JsonObject, LanguageModel, ModelTurn, ToolAction, ToolResult
+from checkin.llm.usage import VisitUsage
+from checkin.providers import (
+    JsonObject,
+    LanguageModel,
+    ModelTurn,
+    ToolAction,
+    ToolResult,
+    ToolSpec,
+)
 from checkin.states import (
     MODEL_EVENTS,
     CheckInState,
@@ -33,7 +41,31 @@ from checkin.visits import Visit, add_event
 
 log = structlog.get_logger(__name__)
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+# Not before a digit: "555. 0138" must reach the redactor as one piece.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?!\d)")
+_PHONE_LIKE = re.compile(r"\+?\d[\d\s().-]{5,}\d")
+
+
+class _LiveTools(Sequence[ToolSpec]):
+    """``ModelTurn.tools`` read from the gate on every access: a model that moves the visit on
+    mid-turn (confirms the host, completes the visitor's info) is offered the next step's
+    tools in its next call, and never more than the state allows."""
+
+    def __init__(self, registry: ToolRegistry, session: Session) -> None:
+        self._registry = registry
+        self._session = session
+
+    def _now(self) -> list[ToolSpec]:
+        return self._registry.specs_for(self._session)
+
+    def __getitem__(self, index: int) -> ToolSpec:  # type: ignore[override]
+        return self._now()[index]
+
+    def __len__(self) -> int:
+        return len(self._now())
+
+    def __iter__(self) -> Iterator[ToolSpec]:
+        return iter(self._now())
 
 
 @dataclass
@@ -73,8 +105,10 @@ class Conversation:
         ctx: ToolContext,
         fallback: LanguageModel | None = None,
         session: Session | None = None,
+        usage: VisitUsage | None = None,
     ) -> None:
         self.session = session or Session()
+        self._usage = usage
         self._model = model
         self._fallback = fallback
         self._registry = registry
@@ -118,12 +152,15 @@ class Conversation:
             code = err.code if isinstance(err, ProviderError) else "llm-timeout"
             log.warning("model_failed", code=code, state=self.session.state)
             self._trail.append(("model_failed", self.session.state, {"code": code}))
-            if self._fallback is None or said:
+            if self._fallback is None:
                 raise
+            # The rest of the visit is the fallback's, from the same state and facts. If the
+            # failed model already asked its question, the visitor has something to answer.
             self._model, self._fallback = self._fallback, None
-            async for sentence in self._sentences(self._model, utterance, silence_s):
-                said.append(sentence)
-                yield sentence
+            if not (said and said[-1].rstrip().endswith("?")):
+                async for sentence in self._sentences(self._model, utterance, silence_s):
+                    said.append(sentence)
+                    yield sentence
         finally:
             self._history.append({"role": "assistant", "content": " ".join(said)})
             await self._flush()
@@ -133,7 +170,7 @@ class Conversation:
     ) -> AsyncIterator[str]:
         turn = ModelTurn(
             utterance=utterance, session=self.session,
-            tools=self._registry.specs_for(self.session), call_tool=self._call_tool,
+            tools=_LiveTools(self._registry, self.session), call_tool=self._call_tool,
             report=self._report, history=tuple(self._history), silence_s=silence_s,
             now=self._ctx.now(),
         )
@@ -187,8 +224,10 @@ class Conversation:
         digits = re.sub(r"\D", "", text)
         for secret in self._ctx.directory.contact_strings():
             if secret.isdigit():
-                if secret in digits:
-                    text = re.sub(r"\+?\d[\d\s().-]{5,}\d", "[number withheld]", text)
+                # The local number (last 7 digits) is enough: "555-0138" without the area code
+                # is still the directory's number.
+                if secret[-7:] in digits:
+                    text = _PHONE_LIKE.sub("[number withheld]", text)
                     log.warning("output_redacted", kind="phone")
             elif secret in lowered:
                 text = re.sub(re.escape(secret), "[address withheld]", text, flags=re.I)
@@ -215,6 +254,13 @@ class Conversation:
             if s.company and not visit.company:
                 visit.company = s.company
             visit.transfer_reason = s.transfer_reason or visit.transfer_reason
+            if self._usage is not None and self._usage.requests:
+                u = self._usage
+                visit.llm_model = u.model or None
+                visit.llm_requests = u.requests
+                visit.llm_input_tokens = u.input_tokens + u.cache_write_tokens + u.cache_read_tokens
+                visit.llm_output_tokens = u.output_tokens
+                visit.llm_cost_usd_micros = u.cost_usd_micros
             if (s.done or final) and visit.ended_at is None:
                 visit.ended_at = utcnow()
                 visit.outcome = outcome_of(s)

@@ -1,102 +1,451 @@
-"""Outbox delivery: hand committed notification rows to the notifier, exactly once.
+"""Outbox delivery: hand committed notification rows to the notifier, exactly once, and escalate.
 
-A row is claimed (pending -> sending) in its own transaction before the notifier is called,
-so two dispatchers never send the same row; a failure puts it back to pending with a later
-``next_attempt_at`` for a retrying worker. Imports: db, visits, providers, errors.
+A row is claimed (pending -> sending, ``attempts + 1``, ``claimed_until``) in its own
+transaction before the notifier is called, so two dispatchers or workers never send the same
+row; PostgreSQL claims batches with ``FOR UPDATE SKIP LOCKED``, SQLite with a conditional
+UPDATE. A claim that outlives ``claimed_until`` (a crashed worker) is taken over, and because
+the notifier gets ``attempt > 1`` it first looks for the message the dead worker may have sent:
+the notification id is the idempotency key. Deliveries are cut off well inside the claim.
+
+Rows are a small escalation ladder, ``payload["kind"]``: ``host`` (the tool's row) ->
+``alternate`` (the team contact from config) -> ``reception`` (``ReceptionAlert``). Delivering
+a rung schedules the next one ``escalate_after_s`` later; it is cancelled if the host answers
+first. A rung that cannot be delivered for good goes to the next rung at once; a host rung
+that keeps failing alerts reception at once and keeps retrying with backoff, honouring a
+provider's ``Retry-After``.
+
+Also here: recording a host's answer (deduplicated: Slack or Twilio re-sending a callback does
+not answer twice) and ``HostReplyFeed``, the visit channel's view of all that news.
+Imports: db, visits, providers, errors, notify (offline, replies).
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import random
+import re
 import socket
+import sys
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
-from sqlalchemy import update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from checkin.db import transaction, utcnow
-from checkin.errors import ProviderError
-from checkin.providers import HostNote, HostRef, Notifier
-from checkin.visits import Notification, add_event
+from checkin.errors import ProviderError, ProviderRateLimited, ProviderTimeout
+from checkin.notify.offline import ConsoleReceptionAlert
+from checkin.notify.replies import ReplyHub
+from checkin.providers import HostNote, HostRef, HostReply, Notifier, Receipt, ReceptionAlert
+from checkin.visits import Notification, VisitEvent, add_event
 
 log = structlog.get_logger(__name__)
 
 CLAIM_S = 60
 RETRY_S = 30
 
+HOST, ALTERNATE, RECEPTION = "host", "alternate", "reception"
+NO_REPLY = "host-no-reply"
+# Visit events that are news for the visitor, and the kind each becomes.
+NEWS_EVENTS = ("host_replied", "alternate_notified", "reception_alerted")
+_EVENT_FOR = {HOST: "host_notified", ALTERNATE: "alternate_notified",
+              RECEPTION: "reception_alerted"}
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    """Timing of claims, retries and escalation (``notify:`` in config.yaml)."""
+
+    claim_s: float = CLAIM_S
+    retry_initial_s: float = 5.0
+    retry_max_s: float = 300.0
+    max_attempts: int = 6
+    escalate_after_s: float = 120.0
+    inline_budget_s: float = 3.0  # the notify_host tool must answer the visitor within tool_s
+    alternate: HostRef | None = None  # the host's team: a Slack channel and/or a phone
+
+    @property
+    def delivery_budget_s(self) -> float:
+        """Longest one delivery may run: half the claim, so nobody takes it over mid-send."""
+        return max(0.5, self.claim_s / 2)
+
 
 class OutboxDispatcher:
-    """Delivers one outbox row now, through the configured notifier."""
+    """Delivers outbox rows through the notifier (or reception alert) and records the result."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], notifier: Notifier,
-                 *, worker_id: str | None = None) -> None:
+                 *, worker_id: str | None = None, reception: ReceptionAlert | None = None,
+                 hub: ReplyHub | None = None, policy: DeliveryPolicy | None = None) -> None:
         self._sessions = sessions
         self._notifier = notifier
-        self._worker = worker_id or f"{socket.gethostname()}:{id(self):x}"
+        self._worker = (worker_id or f"{socket.gethostname()}:{id(self):x}")[:64]
+        self._reception = reception or ConsoleReceptionAlert(sys.stderr, show_names=False)
+        self._hub = hub
+        self.policy = policy or DeliveryPolicy()
+
+    @property
+    def worker_id(self) -> str:
+        """Who this dispatcher claims rows as."""
+        return self._worker
 
     async def dispatch(self, notification_id: str) -> None:
-        """Claim the row, deliver it, record the result; never raises for provider failures."""
+        """Claim one new row and deliver it now (the tool's fast path); never raises for
+        provider failures, which leave the row to the worker."""
+        row = await self._claim(notification_id, utcnow())
+        if row is not None:
+            await self.deliver(row, budget_s=min(self.policy.inline_budget_s,
+                                                 self.policy.delivery_budget_s))
+
+    async def claim_due(self, *, limit: int = 10) -> list[Notification]:
+        """Claim up to ``limit`` rows that are due, or whose claim expired (a crashed worker)."""
         now = utcnow()
-        note = await self._claim(notification_id, now)
-        if note is None:
+        async with transaction(self._sessions) as db:
+            if db.get_bind().dialect.name == "postgresql":
+                # SKIP LOCKED: replicas polling together each take different rows, no waiting.
+                ids = list((await db.scalars(
+                    select(Notification.id).where(_due(now)).order_by(Notification.next_attempt_at)
+                    .limit(limit).with_for_update(skip_locked=True))).all())
+                return await self._take(db, ids, now)
+            ids = list((await db.scalars(
+                select(Notification.id).where(_due(now)).order_by(Notification.next_attempt_at)
+                .limit(limit))).all())
+        # SQLite has no row locks: each claim is its own conditional UPDATE, and only the
+        # writer that still finds the row due gets rowcount 1.
+        claimed: list[Notification] = []
+        for nid in ids:
+            async with transaction(self._sessions) as db:
+                claimed += await self._take(db, [nid], now)
+        return claimed
+
+    async def deliver(self, row: Notification, *, budget_s: float | None = None) -> None:
+        """Deliver a row this dispatcher has claimed, then record what happened."""
+        kind = str(row.payload.get("kind", HOST))
+        if row.payload.get("reason") == NO_REPLY and await self._answered(row.visit_id):
+            await self._finish(row, status="cancelled", event="escalation_cancelled",
+                               data={"kind": kind})
             return
-        started = utcnow()
+        note = _note(row)
+        budget = budget_s or self.policy.delivery_budget_s
         try:
-            receipt = await self._notifier.notify_host(_host(note), _note(note))
+            async with asyncio.timeout(budget):
+                if kind == RECEPTION:
+                    receipt = await self._reception.alert(
+                        note, host_name=_host_name(row), reason=str(row.payload.get("reason", "")))
+                else:
+                    receipt = await self._notifier.notify_host(_recipient(row), note)
         except ProviderError as err:
-            await self._finish(note, ok=False, code=err.code, at=utcnow())
-            log.warning("notification_failed", notification_id=note.id, code=err.code)
-            return
-        await self._finish(note, ok=True, code=receipt.channel, at=utcnow(),
-                           reference=receipt.reference)
-        latency_ms = int((utcnow() - started).total_seconds() * 1000)
-        log.info("host_notified", channel=receipt.channel, visit_id=note.visit_id,
-                 latency_ms=latency_ms)
+            await self._failed(row, err)
+        except TimeoutError:
+            await self._failed(row, ProviderTimeout("notifier", code="notify-slow"))
+        else:
+            await self._delivered(row, kind, receipt)
 
     async def _claim(self, notification_id: str, now: datetime) -> Notification | None:
         async with transaction(self._sessions) as db:
             claimed = await db.execute(
                 update(Notification)
                 .where(Notification.id == notification_id, Notification.status == "pending")
-                .values(status="sending", claimed_by=self._worker,
-                        claimed_until=now + timedelta(seconds=CLAIM_S),
-                        attempts=Notification.attempts + 1)
+                .values(**self._claim_values(now))
             )
             if getattr(claimed, "rowcount", 0) != 1:
                 return None
             return await db.get(Notification, notification_id)
 
-    async def _finish(self, note: Notification, *, ok: bool, code: str, at: datetime,
-                      reference: str = "") -> None:
+    def _claim_values(self, now: datetime) -> dict[str, Any]:
+        return {"status": "sending", "claimed_by": self._worker,
+                "claimed_until": now + timedelta(seconds=self.policy.claim_s),
+                "attempts": Notification.attempts + 1}
+
+    async def _take(self, db: AsyncSession, ids: Sequence[str], now: datetime
+                    ) -> list[Notification]:
+        rows = []
+        for nid in ids:
+            result = await db.execute(update(Notification)
+                                      .where(Notification.id == nid, _due(now))
+                                      .values(**self._claim_values(now)))
+            if getattr(result, "rowcount", 0) == 1:
+                row = await db.get(Notification, nid, populate_existing=True)
+                if row is not None:
+                    rows.append(row)
+        return rows
+
+    async def _delivered(self, row: Notification, kind: str, receipt: Receipt) -> None:
+        now = utcnow()
+        later = now + timedelta(seconds=self.policy.escalate_after_s)
+        news = await self._finish(
+            row, status="delivered", event=_EVENT_FOR.get(kind, "host_notified"),
+            data={"channel": receipt.channel, "kind": kind},
+            receipt=f"{receipt.channel}:{receipt.reference}",
+            escalate=(self._next_rung(kind), NO_REPLY, later),
+        )
+        log.info("host_notified", channel=receipt.channel, kind=kind, visit_id=row.visit_id,
+                 notification_id=row.id, attempt=row.attempts,
+                 latency_ms=int((now - row.created_at).total_seconds() * 1000))
+        if news and kind != HOST:
+            self._publish(_news(row, _EVENT_FOR[kind], {}))
+
+    async def _failed(self, row: Notification, err: ProviderError) -> None:
+        now = utcnow()
+        kind = str(row.payload.get("kind", HOST))
+        log.warning("notification_failed", notification_id=row.id, kind=kind, code=err.code,
+                    attempt=row.attempts, retryable=err.retryable)
+        data = {"code": err.code, "kind": kind, "attempt": row.attempts}
+        if isinstance(err, ProviderRateLimited):
+            await self._finish(row, status="pending", event="notification_rate_limited",
+                               data=data, code=err.code,
+                               retry_at=now + timedelta(seconds=err.retry_after_s))
+            return
+        if not err.retryable or row.attempts >= self.policy.max_attempts:
+            # For good: the next rung now (a host with neither Slack nor phone lands here).
+            nxt = self._next_rung(kind)
+            await self._finish(row, status="failed", event="notification_failed", data=data,
+                               code=err.code, escalate=(nxt, err.code, now))
+            return
+        # Every channel is failing but may recover: reception goes to the visitor at once
+        # while the host's row keeps trying.
+        backoff = min(self.policy.retry_max_s,
+                      self.policy.retry_initial_s * 2 ** max(0, row.attempts - 1))
+        backoff *= 1 + random.random() * 0.2  # jitter: replicas must not retry in lockstep
+        escalate = (RECEPTION, "notify-failed", now) if kind == HOST else None
+        await self._finish(row, status="pending", event="notification_failed", data=data,
+                           code=err.code, retry_at=now + timedelta(seconds=backoff),
+                           escalate=escalate)
+
+    def _next_rung(self, kind: str) -> str | None:
+        if kind == HOST:
+            return ALTERNATE if self.policy.alternate else RECEPTION
+        if kind == ALTERNATE:
+            return RECEPTION
+        return None
+
+    async def _finish(self, row: Notification, *, status: str, event: str, data: dict[str, Any],
+                      code: str | None = None, receipt: str | None = None,
+                      retry_at: datetime | None = None,
+                      escalate: tuple[str | None, str, datetime] | None = None) -> bool:
+        """Record the outcome if this dispatcher still owns the claim; False when it did not."""
+        now = utcnow()
+        values: dict[str, Any] = {"status": status, "claimed_by": None, "claimed_until": None}
+        if status == "delivered":
+            values.update(delivered_at=now, receipt=(receipt or "")[:200])
+        if code is not None:
+            values["last_error_code"] = code[:64]
+        if retry_at is not None:
+            values["next_attempt_at"] = retry_at
         async with transaction(self._sessions) as db:
-            row = await db.get(Notification, note.id)
-            if row is None or row.status != "sending" or row.claimed_by != self._worker:
-                return
-            if ok:
-                row.status, row.delivered_at, row.receipt = "delivered", at, reference[:200]
-            else:
-                row.status, row.last_error_code = "pending", code
-                row.next_attempt_at = at + timedelta(seconds=RETRY_S)
-            row.claimed_by = row.claimed_until = None
-            add_event(session=db, visit_id=row.visit_id,
-                      kind="host_notified" if ok else "notification_failed", state="NOTIFY_HOST",
-                      data={"notification_id": row.id, "channel": code})
+            # The conditional UPDATE comes first: it is the ownership check, and on SQLite it
+            # takes the write lock before anything is read.
+            result = await db.execute(
+                update(Notification)
+                .where(Notification.id == row.id, Notification.status == "sending",
+                       Notification.claimed_by == self._worker)
+                .values(**values))
+            if getattr(result, "rowcount", 0) != 1:
+                log.warning("claim_lost", notification_id=row.id)
+                return False
+            add_event(session=db, visit_id=row.visit_id, kind=event, state="NOTIFY_HOST",
+                      data={"notification_id": row.id, **data})
+            rung = escalate[0] if escalate is not None else None
+            if escalate is not None and rung is not None:
+                _, reason, due = escalate
+                new = await _add_rung(db, row, rung, reason=reason, due=due,
+                                      alternate=self.policy.alternate)
+                if new and reason != NO_REPLY:
+                    log.info("notification_escalated", visit_id=row.visit_id, kind=rung,
+                             reason=reason)
+        return True
+
+    async def _answered(self, visit_id: str) -> bool:
+        async with self._sessions() as db:
+            found = await db.scalar(select(VisitEvent.id).where(
+                VisitEvent.visit_id == visit_id, VisitEvent.kind == "host_replied").limit(1))
+        return found is not None
+
+    def _publish(self, reply: HostReply) -> None:
+        if self._hub is not None:
+            self._hub.publish(reply)
 
 
-def _host(note: Notification) -> HostRef:
-    host = note.payload.get("host", {})
-    return HostRef(employee_id=note.host_employee_id, name=str(host.get("name", "")),
-                   email=str(host.get("email", "")), phone=str(host.get("phone", "")),
-                   slack_id=str(host.get("slack_id", "")))
+def _due(now: datetime) -> Any:
+    return or_(
+        and_(Notification.status == "pending", Notification.next_attempt_at <= now),
+        and_(Notification.status == "sending", Notification.claimed_until < now),
+    )
 
 
-def _note(note: Notification) -> HostNote:
-    p = note.payload
+def rung_id(visit_id: str, kind: str) -> str:
+    """The id of a visit's alternate/reception row: fixed, so a rung is queued at most once."""
+    return hashlib.sha256(f"{visit_id}:{kind}".encode()).hexdigest()[:32]
+
+
+async def _add_rung(db: AsyncSession, parent: Notification, kind: str, *, reason: str,
+                    due: datetime, alternate: HostRef | None) -> bool:
+    nid = rung_id(parent.visit_id, kind)
+    if await db.get(Notification, nid) is not None:
+        return False
+    payload = {**parent.payload, "kind": kind, "reason": reason, "parent": parent.id}
+    if kind == ALTERNATE and alternate is not None:
+        payload["to"] = {"employee_id": "", "name": alternate.name, "email": alternate.email,
+                         "phone": alternate.phone, "slack_id": alternate.slack_id}
+    db.add(Notification(id=nid, visit_id=parent.visit_id, host_employee_id=parent.host_employee_id,
+                        channel=kind, payload=payload, status="pending", created_at=utcnow(),
+                        next_attempt_at=due, attempts=0))
+    return True
+
+
+def _recipient(row: Notification) -> HostRef:
+    who = row.payload.get("to") or row.payload.get("host", {})
+    return HostRef(employee_id=str(who.get("employee_id") or row.host_employee_id),
+                   name=str(who.get("name", "")), email=str(who.get("email", "")),
+                   phone=str(who.get("phone", "")), slack_id=str(who.get("slack_id", "")))
+
+
+def _host_name(row: Notification) -> str:
+    return str(row.payload.get("host", {}).get("name", ""))
+
+
+def _first(name: str) -> str:
+    return name.split()[0] if name.split() else ""
+
+
+def _note(row: Notification) -> HostNote:
+    p = row.payload
     arrived = p.get("arrived_at")
+    kind = str(p.get("kind", HOST))
     return HostNote(
-        visit_id=note.visit_id, notification_id=note.id,
+        visit_id=row.visit_id, notification_id=row.id,
         visitor_name=str(p.get("visitor_name", "")),
         company=str(p.get("company", "")), purpose=str(p.get("purpose", "")),
         party_size=int(p.get("party_size", 1)), is_delivery=bool(p.get("delivery", False)),
         arrived_at=datetime.fromisoformat(arrived) if arrived else None,
+        attempt=max(1, row.attempts),
+        on_behalf_of=_host_name(row) if kind != HOST else "",
     )
+
+
+def _news(row: Notification, kind: str, data: dict[str, Any]) -> HostReply:
+    host = _first(_host_name(row))
+    return HostReply(visit_id=row.visit_id, kind=kind, answer=str(data.get("answer", "")),
+                     responder=str(data.get("responder", "")), host=host)
+
+
+# --- Answers from hosts -------------------------------------------------------------------------
+
+async def record_host_reply(
+    *, sessions: async_sessionmaker[AsyncSession], notification_id: str, answer: str,
+    source: str, dedupe_key: str, hub: ReplyHub | None = None,
+) -> HostReply | None:
+    """Put the host's answer on the visit; None for an unknown row or a repeat of an answer.
+
+    ``dedupe_key`` is the provider's id of the callback (Slack action_ts+user+action_id, a
+    Twilio MessageSid): a callback delivered twice records one answer. An answer of
+    ``cannot_come`` queues the reception alert at once.
+    """
+    async with transaction(sessions) as db:
+        # Lock the row first (PostgreSQL row lock; SQLite write lock), so two replicas
+        # receiving the same callback cannot both find "no answer yet".
+        locked = await db.execute(update(Notification).where(Notification.id == notification_id)
+                                  .values(attempts=Notification.attempts))
+        if getattr(locked, "rowcount", 0) != 1:
+            return None
+        row = await db.get(Notification, notification_id, populate_existing=True)
+        assert row is not None
+        previous = list((await db.scalars(select(VisitEvent).where(
+            VisitEvent.visit_id == row.visit_id, VisitEvent.kind == "host_replied")
+            .order_by(VisitEvent.id))).all())
+        if any(e.data.get("dedupe") == dedupe_key for e in previous):
+            return None
+        mine = [e for e in previous if e.data.get("notification_id") == notification_id]
+        if mine and mine[-1].data.get("answer") == answer:
+            return None  # the same button twice
+        kind = str(row.payload.get("kind", HOST))
+        responder = _first(_host_name(row)) if kind == HOST else "Someone from the team"
+        data = {"notification_id": row.id, "answer": answer, "source": source,
+                "dedupe": dedupe_key[:200], "responder": responder}
+        add_event(session=db, visit_id=row.visit_id, kind="host_replied", state="NOTIFY_HOST",
+                  data=data)
+        if answer == "cannot_come":
+            await _add_rung(db, row, RECEPTION, reason="host-cannot-come", due=utcnow(),
+                            alternate=None)
+    reply = _news(row, "host_replied", data)
+    log.info("host_replied", visit_id=row.visit_id, source=source, answer=answer)
+    if hub is not None:
+        hub.publish(reply)
+    return reply
+
+
+async def find_sms_notification(
+    *, sessions: async_sessionmaker[AsyncSession], phone: str, within: timedelta,
+) -> Notification | None:
+    """The newest notification sent by SMS to ``phone`` in the last ``within``."""
+    wanted = _digits(phone)
+    if len(wanted) < 7:
+        return None
+    async with sessions() as db:
+        rows = (await db.scalars(
+            select(Notification).where(Notification.status == "delivered",
+                                       Notification.receipt.like("sms:%"),
+                                       Notification.delivered_at >= utcnow() - within)
+            .order_by(Notification.delivered_at.desc()).limit(200))).all()
+    for row in rows:
+        got = _digits(_recipient(row).phone)
+        if got and (got == wanted or got.endswith(wanted[-10:]) or wanted.endswith(got[-10:])):
+            return row
+    return None
+
+
+def _digits(phone: str) -> str:
+    return re.sub(r"\D", "", phone or "")
+
+
+# --- The visit channel's view -------------------------------------------------------------------
+
+class HostReplyFeed:
+    """``providers.HostReplies`` over the visit record, woken early by the in-process hub.
+
+    News from this process arrives at once; news recorded by another process (a replica that
+    got the Slack callback) is found by polling every ``poll_s``.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], hub: ReplyHub,
+                 *, poll_s: float = 1.0) -> None:
+        self._sessions = sessions
+        self._hub = hub
+        self._poll_s = poll_s
+
+    async def updates(self, visit_id: str) -> AsyncIterator[HostReply]:
+        """Yield every piece of news for the visit, oldest first, until cancelled."""
+        seen: set[int] = set()
+        queue = self._hub.subscribe(visit_id)
+        try:
+            while True:
+                for event_id, reply in await self._recorded(visit_id):
+                    if event_id not in seen:
+                        seen.add(event_id)
+                        yield reply
+                try:
+                    await asyncio.wait_for(queue.get(), timeout=self._poll_s)
+                except TimeoutError:
+                    pass
+        finally:
+            self._hub.unsubscribe(visit_id, queue)
+
+    async def _recorded(self, visit_id: str) -> list[tuple[int, HostReply]]:
+        async with self._sessions() as db:
+            events = (await db.scalars(select(VisitEvent).where(
+                VisitEvent.visit_id == visit_id, VisitEvent.kind.in_(NEWS_EVENTS))
+                .order_by(VisitEvent.id))).all()
+            host_name = ""
+            if events:
+                first = await db.scalar(select(Notification).where(
+                    Notification.visit_id == visit_id).limit(1))
+                host_name = _host_name(first) if first is not None else ""
+        return [(e.id, HostReply(visit_id=visit_id, kind=e.kind,
+                                 answer=str(e.data.get("answer", "")),
+                                 responder=str(e.data.get("responder", "")),
+                                 host=_first(host_name)))
+                for e in events]
+

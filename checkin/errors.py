@@ -7,6 +7,7 @@
     └── ProviderError(code, retryable)
         ├── ProviderTimeout
         ├── ProviderUnavailable
+        │   └── ProviderRateLimited  (retry_after_s: when the provider said to come back)
         └── ProviderRejected
 
 ``TransitionNotAllowed`` lives in ``checkin.states``, which must import nothing from checkin.
@@ -64,6 +65,14 @@ class ProviderUnavailable(ProviderError):
 
     def __init__(self, provider: str, *, code: str) -> None:
         super().__init__(provider, code=code, retryable=True)
+
+
+class ProviderRateLimited(ProviderUnavailable):
+    """The provider said "too many requests" (HTTP 429) and when to try again."""
+
+    def __init__(self, provider: str, *, code: str, retry_after_s: float) -> None:
+        super().__init__(provider, code=code)
+        self.retry_after_s = retry_after_s
 
 
 class ProviderRejected(ProviderError):

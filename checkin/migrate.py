@@ -26,10 +26,9 @@ from pathlib import Path
 import structlog
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
-from sqlalchemy import create_engine, pool
+from sqlalchemy import create_engine, inspect, pool, text
 from sqlalchemy.engine import make_url
 
 from checkin.db import sync_url
@@ -40,6 +39,7 @@ log = structlog.get_logger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 ALEMBIC_INI = PROJECT_ROOT / "alembic.ini"
+VERSION_TABLE = "alembic_version"
 
 
 def alembic_config(database_url: str) -> Config:
@@ -77,10 +77,15 @@ def downgrade_to_base(database_url: str) -> None:
 
 
 def _current_heads(database_url: str) -> set[str]:
+    # Read alembic_version directly rather than through a MigrationContext, which logs two
+    # INFO lines on every command even when there is nothing to do.
     engine = create_engine(sync_url(database_url), poolclass=pool.NullPool)
     try:
         with engine.connect() as connection:
-            return set(MigrationContext.configure(connection).get_current_heads())
+            if not inspect(connection).has_table(VERSION_TABLE):
+                return set()
+            rows = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))
+            return set(rows.scalars())
     finally:
         engine.dispose()
 

@@ -1,8 +1,9 @@
 """Visitor badges: PdfBadgePrinter renders a 4 x 3 in badge PDF (reportlab) into a folder.
 
 Owns the badge's value types (Badge, PrintReceipt), its layout, the font choice and the file
-naming. Real label printers arrive later behind the same ``print_badge`` method. It must not import
-voice, notify, llm, tools, conversation, db or directory; it raises only checkin.errors types.
+naming. Label and office printers (ZPL, Brother QL, CUPS) and the retry wrapper live in
+``checkin.printers`` behind the same ``print_badge`` method. It must not import voice, notify,
+llm, tools, conversation, db or directory; it raises only checkin.errors types.
 
 Privacy: the file name is ``<visit_id>-<n>.pdf`` and never carries the visitor's name.
 """

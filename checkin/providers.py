@@ -106,6 +106,11 @@ class HostNote:
     party_size: int = 1
     is_delivery: bool = False
     arrived_at: datetime | None = None
+    # Delivery attempt (1 = first). Later attempts first look for a message an earlier,
+    # interrupted attempt may already have sent: the notification id is the idempotency key.
+    attempt: int = 1
+    # Set when the note goes to someone else because the host did not answer: the host's name.
+    on_behalf_of: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +129,96 @@ class Notifier(Protocol):
         ...
 
 
+HOST_ANSWERS = ("coming", "wait_5", "cannot_come")
+"""What a host can answer (Slack buttons, SMS "1"/"2"/"3"), in that order."""
+
+
+@dataclass(frozen=True, slots=True)
+class HostReply:
+    """News for the visitor about their host: an answer, or what happens because none came.
+
+    ``kind`` is ``host_replied`` (``answer`` is one of ``HOST_ANSWERS``), ``alternate_notified``
+    (the host did not answer or could not be reached; their team was told) or
+    ``reception_alerted`` (a person from reception will come).
+    """
+
+    visit_id: str
+    kind: str
+    answer: str = ""
+    responder: str = ""  # the first name the visitor may hear ("Sarah")
+    host: str = ""  # the host's first name
+
+    def sentence(self) -> str:
+        """What the receptionist tells the visitor (English)."""
+        who = self.responder or self.host or "Your host"
+        if self.kind == "host_replied":
+            return {
+                "coming": f"{who} is on the way.",
+                "wait_5": f"{who} asks if you could wait about five minutes.",
+                "cannot_come": f"{who} can't come down right now, so someone from reception "
+                               "will come and help you.",
+            }.get(self.answer, f"{who} has seen your message.")
+        if self.kind == "alternate_notified":
+            host = self.host or "Your host"
+            return f"{host} hasn't answered yet, so I've let their team know you're here."
+        return "Someone from reception will come and help you shortly."
+
+
+class HostReplies(Protocol):
+    """A visit's channel listens here for news from the host (phone call, kiosk, chat)."""
+
+    def updates(self, visit_id: str) -> AsyncIterator[HostReply]:
+        """Yield the visit's host news as it arrives, oldest first; runs until cancelled."""
+        ...
+
+
+class ReceptionAlert(Protocol):
+    """Gets a person from reception to a visitor when the host cannot be reached."""
+
+    async def alert(self, note: HostNote, *, host_name: str, reason: str) -> Receipt:
+        """Tell reception that ``note``'s visitor needs someone (``reason``: a kebab code)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    """What a recogniser heard: a partial guess, a final piece, or the end of a turn.
+
+    ``is_final`` text will not be revised; ``end_of_utterance`` closes the caller's turn and its
+    ``text`` is the whole utterance (empty when only noise was heard). Never logged.
+    """
+
+    text: str
+    is_final: bool = False
+    end_of_utterance: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStarted:
+    """The recogniser's voice activity detector heard the caller start to speak (barge-in)."""
+
+    at_s: float = 0.0
+
+
+SpeechEvent = Transcript | SpeechStarted
+
+
+class SpeechToText(Protocol):
+    """Turns a caller's audio (16-bit mono PCM at 16 kHz) into speech events, as it arrives."""
+
+    def transcripts(self, audio: AsyncIterator[bytes]) -> AsyncIterator[SpeechEvent]:
+        """Yield events until ``audio`` ends; raise ``ProviderError`` when the engine fails."""
+        ...
+
+
+class TextToSpeech(Protocol):
+    """Speaks text as it streams in (sentence by sentence), yielding audio as it is made."""
+
+    def speech(self, text: AsyncIterator[str]) -> AsyncIterator[bytes]:
+        """Yield 16-bit mono PCM at 16 kHz; raise ``ProviderError`` when the engine fails."""
+        ...
+
+
 class EventSink(Protocol):
     """Where a channel reports state changes and tool calls of a visit (the visit record)."""
 
@@ -135,16 +230,25 @@ class EventSink(Protocol):
 __all__ = [
     "Event",
     "EventSink",
+    "HOST_ANSWERS",
     "HostNote",
     "HostRef",
+    "HostReplies",
+    "HostReply",
     "JsonObject",
     "LanguageModel",
     "ModelTurn",
     "Notifier",
     "Receipt",
+    "ReceptionAlert",
     "Reporter",
+    "SpeechEvent",
+    "SpeechStarted",
+    "SpeechToText",
+    "TextToSpeech",
     "ToolAction",
     "ToolResult",
     "ToolRunner",
     "ToolSpec",
+    "Transcript",
 ]

@@ -18,15 +18,22 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from checkin.config import Settings
 from checkin.conversation import Conversation
 from checkin.db import make_engine, make_sessionmaker, transaction, utcnow
-from checkin.delivery import OutboxDispatcher
+from checkin.delivery import DeliveryPolicy, HostReplyFeed, OutboxDispatcher
 from checkin.directory.calendar import IcsCalendar
 from checkin.directory.service import Directory, DirectoryCache
 from checkin.errors import ConfigError
 from checkin.llm.rules import RulesLanguageModel
-from checkin.notify.offline import ConsoleNotifier
+from checkin.notify.setup import NotifyStack, build_notifications, contact_ref
 from checkin.printer import PdfBadgePrinter
+from checkin.printers import (
+    BrotherQlBadgePrinter,
+    CupsBadgePrinter,
+    ProviderStatus,
+    RetryingPrinter,
+    ZplBadgePrinter,
+)
 from checkin.providers import LanguageModel, Notifier
-from checkin.tools.base import MeetingSource, ToolContext
+from checkin.tools.base import BadgePrinter, MeetingSource, ToolContext
 from checkin.tools.registry import ToolRegistry, default_registry
 from checkin.visits import create_visit
 
@@ -42,11 +49,14 @@ class Runtime:
     sessions: async_sessionmaker[AsyncSession]
     directory: Callable[[], Awaitable[Directory]]
     calendar: MeetingSource | None
-    printer: PdfBadgePrinter
+    printer: BadgePrinter
     notifier: Notifier
     dispatcher: OutboxDispatcher
     registry: ToolRegistry
     clock: Clock = utcnow
+    printer_status: ProviderStatus | None = None  # last success / error, shown on /health
+    notify: NotifyStack | None = None  # Slack/SMS clients, reply hub (api/slack.py, api/sms.py)
+    host_replies: HostReplyFeed | None = None  # a visit channel hears its host's answer here
 
     async def new_conversation(self, *, channel: str) -> Conversation:
         """Open a visit record and the dialogue that will fill it."""
@@ -74,6 +84,8 @@ class Runtime:
 
     async def aclose(self) -> None:
         """Release database connections."""
+        if self.notify is not None:
+            await self.notify.aclose()
         await self.engine.dispose()
 
 
@@ -88,13 +100,17 @@ def build_runtime(
     """Providers for ``settings``; ``directory_file`` replaces the database directory."""
     engine = make_engine(settings.database_url)
     sessions = make_sessionmaker(engine)
-    notifier = _notifier(settings, console)
+    stack = build_notifications(settings, console)
+    printer = _printer(settings)
     return Runtime(
         settings=settings, engine=engine, sessions=sessions,
         directory=_directory_source(sessions, directory_file),
         calendar=_calendar(settings, calendar_source),
-        printer=_printer(settings), notifier=notifier,
-        dispatcher=OutboxDispatcher(sessions, notifier),
+        printer=printer, printer_status=printer.status, notifier=stack.notifier,
+        dispatcher=OutboxDispatcher(sessions, stack.notifier, reception=stack.reception,
+                                    hub=stack.hub, policy=_delivery_policy(settings)),
+        notify=stack, host_replies=HostReplyFeed(sessions, stack.hub,
+                                                 poll_s=settings.notify.poll_s),
         registry=default_registry(timeout_s=settings.timeouts.tool_s), clock=clock,
     )
 
@@ -115,24 +131,60 @@ def _directory_source(
 
 
 def _calendar(settings: Settings, override: str | None) -> MeetingSource | None:
+    if settings.providers.calendar == "caldav" and not override:
+        return _caldav_calendar(settings)
     source = override or settings.paths.calendar
     if settings.providers.calendar == "none" or not source:
         return None
-    if settings.providers.calendar != "ics":
+    if settings.providers.calendar not in ("ics", "caldav"):  # caldav + a file given: the file
         raise ConfigError(f"providers.calendar: {settings.providers.calendar!r} is not "
                           "available in this build")
     return IcsCalendar(source, timeout_s=settings.timeouts.tool_s)
 
 
-def _printer(settings: Settings) -> PdfBadgePrinter:
-    if settings.providers.printer != "pdf":
-        raise ConfigError(f"providers.printer: {settings.providers.printer!r} is not available "
-                          "in this build")
-    return PdfBadgePrinter(settings.paths.badges)
+def _caldav_calendar(settings: Settings) -> MeetingSource:
+    from checkin.directory.caldav_calendar import CalDavCalendar  # caldav is slow to import
+
+    c, secret = settings.caldav, settings.credentials.caldav_password
+    if not c.url:
+        raise ConfigError("providers.calendar is caldav: set caldav.url")
+    return CalDavCalendar(c.url, calendar=c.calendar, username=c.username,
+                          password=secret.get_secret_value() if secret else None,
+                          timeout_s=settings.timeouts.tool_s)
 
 
-def _notifier(settings: Settings, console: TextIO) -> Notifier:
-    if settings.providers.notifier != "offline":
-        raise ConfigError(f"providers.notifier: {settings.providers.notifier!r} is not "
-                          "available in this build")
-    return ConsoleNotifier(console, show_names=console.isatty())
+def _printer(settings: Settings) -> RetryingPrinter:
+    """The lobby's printer, wrapped to retry once and keep the status /health shows."""
+    kind, p = settings.providers.printer, settings.printer
+    inner: BadgePrinter
+    if kind == "pdf":
+        inner = PdfBadgePrinter(settings.paths.badges)
+    elif kind == "zpl":
+        if not p.host:
+            raise ConfigError("providers.printer is zpl: set printer.host")
+        inner = ZplBadgePrinter(p.host, p.port, timeout_s=p.timeout_s, dpi=p.dpi)
+    elif kind == "brother":
+        try:
+            inner = BrotherQlBadgePrinter(host=p.host, port=p.port, device=p.device,
+                                          model=p.model, label=p.label, timeout_s=p.timeout_s)
+        except ValueError as err:
+            raise ConfigError(f"printer: {err} (providers.printer is brother)") from None
+        except ImportError:
+            raise ConfigError("providers.printer is brother: install checkin[brother]") from None
+    elif kind == "cups":
+        if not p.queue:
+            raise ConfigError("providers.printer is cups: set printer.queue")
+        inner = CupsBadgePrinter(p.queue, options=p.lp_options, timeout_s=p.timeout_s)
+    else:
+        raise ConfigError(f"providers.printer: {kind!r} is not available in this build")
+    return RetryingPrinter(inner, kind=kind, retry_delay_s=p.retry_delay_s)
+
+
+def _delivery_policy(settings: Settings) -> DeliveryPolicy:
+    n = settings.notify
+    return DeliveryPolicy(
+        claim_s=n.claim_s, retry_initial_s=n.retry_initial_s, retry_max_s=n.retry_max_s,
+        max_attempts=n.max_attempts, escalate_after_s=n.escalate_after_min * 60,
+        inline_budget_s=max(0.5, settings.timeouts.tool_s - 1.5),
+        alternate=contact_ref(n.alternate, role="alternate"),
+    )

@@ -43,6 +43,13 @@ class Visit(Base):
     host_employee_id: Mapped[str | None] = mapped_column(String(64), index=True)
     host_name: Mapped[str | None] = mapped_column(String(200))
     transfer_reason: Mapped[str | None] = mapped_column(String(64))
+    # Language-model usage of the visit (migration 0002); cost in millionths of a US dollar
+    # so sums stay exact. Zero for visits the rules engine handled alone.
+    llm_model: Mapped[str | None] = mapped_column(String(64))
+    llm_requests: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    llm_input_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    llm_output_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    llm_cost_usd_micros: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     events: Mapped[list[VisitEvent]] = relationship(
         back_populates="visit", cascade="all, delete-orphan", passive_deletes=True,

@@ -41,7 +41,7 @@ def postgres_server_url() -> str:
     if url:
         return url
     if os.environ.get("CI"):
-        pytest.fail(f"{POSTGRES_ENV} is not set: CI must run the PostgreSQL tests (use scripts/test)")
+        pytest.fail(f"{POSTGRES_ENV} is not set: CI must test PostgreSQL (use scripts/test)")
     pytest.skip(f"{POSTGRES_ENV} is not set (scripts/test starts a PostgreSQL server for you)")
 
 

@@ -37,5 +37,8 @@ async def health(request: Request, response: Response) -> dict[str, Any]:
         "calendar": {"mode": p.calendar if runtime.calendar else "none",
                      "status": "ok" if runtime.calendar else "not_configured"},
     }
+    printer_status = getattr(runtime, "printer_status", None)
+    if printer_status is not None:  # ok | failing, last success and last error code (no names)
+        providers["printer"].update(printer_status.snapshot())
     return {"status": "ok" if database["status"] == "ok" else "degraded", "version": __version__,
             "database": database, "providers": providers}

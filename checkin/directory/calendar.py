@@ -1,5 +1,9 @@
 """Today's meetings from an iCalendar file or URL, and fuzzy search over them.
 
+CalDAV servers are read by ``caldav_calendar.CalDavCalendar``, which hands the iCalendar data it
+fetches to ``parse_events`` and ``meetings_from_events`` here, so every source agrees on what a
+meeting is.
+
 Owns reading .ics data (icalendar), deciding which events fall on a local day in the site's time
 zone, pulling the external visitors out of each event, and scoring meetings against what a
 visitor said (name, company, topic) or a known host email. It must not import db, tools, voice,
@@ -127,6 +131,18 @@ def _read_file(
     except OSError as exc:
         log.warning("calendar_read_failed", error_type=type(exc).__name__)
         raise ProviderUnavailable("calendar", code="calendar-unavailable") from None
+
+
+def parse_events(data: bytes) -> list[icalendar.Event]:
+    """The VEVENTs of one iCalendar document; raise ProviderUnavailable(code="calendar-invalid")."""
+    return _parse(data)
+
+
+def meetings_from_events(
+    events: Iterable[icalendar.Event], day: date, tz: tzinfo
+) -> list[Meeting]:
+    """Meetings among ``events`` whose start, in ``tz``, falls on ``day`` (RRULEs expanded)."""
+    return _meetings_on(events, day, tz)
 
 
 def _parse(data: bytes) -> list[icalendar.Event]:

@@ -8,6 +8,7 @@ rapidfuzz and jellyfish, nothing from checkin.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -32,6 +33,11 @@ MARGIN = 0.10  # the best must beat the runner-up by this much to be "found"
 ASK_WINDOW = 0.20  # ask about everyone within this of the best
 ASK_FLOOR = 0.70
 MAX_ASK = 6
+# Logistic model for "found" on a reading that is not exact: intercept, then one weight per
+# entry of FEATURES. Fitted by bench/fit_decision.py (see there); P_FOUND is its cut-off.
+FOUND_MODEL = (-12.552, 4.841, 11.396, 0.828, 0.927, 0.441, -2.104, 2.474, 0.689, 1.043, 0.878,
+               -1.131)
+P_FOUND = 0.485
 _NON_ALPHA = re.compile(r"[^a-z]")
 
 
@@ -132,6 +138,8 @@ class Candidate:
     covered: int
     n_tokens: int
     joined: bool = False  # read from the run-together query rather than from aligned tokens
+    parts: tuple[str, ...] = ()  # the directory parts this reading matched, as sims
+    heard: tuple[str, ...] = ()  # the query text read as each of those parts
 
     @property
     def final(self) -> float:
@@ -140,8 +148,14 @@ class Candidate:
         per_token = 0.08 if len(self.sims) == 2 else 0.3
         return self.score - per_token * missing
 
+    @property
+    def exact(self) -> bool:
+        """Every query token is, letter for letter, one of this person's name parts."""
+        return not self.joined and self.covered == self.n_tokens and min(self.sims) >= 1.0
+
 
 Status = Literal["found", "ambiguous", "not_found"]
+
 
 
 def _thresholds(c: Candidate) -> tuple[float, float]:
@@ -150,21 +164,119 @@ def _thresholds(c: Candidate) -> tuple[float, float]:
     return T_PAIR if len(c.sims) == 2 else T_ONE
 
 
-def decide(cands: list[Candidate]) -> tuple[Status, list[Candidate]]:
-    """Turn scored candidates into a status and the candidates to report, best first."""
+FEATURES = ("final", "margin", "weakest", "exact_parts", "joined", "lone", "covered", "sound",
+            "initials", "tokens", "stray")
+
+
+def features(ranked: list[Candidate], stray: bool = False) -> tuple[float, ...]:
+    """What the found/ask rule looks at for the best reading (see ``FEATURES`` for the order).
+
+    All general: how well the best person fits, how far ahead of the runner-up, the weakest
+    part, how many parts were heard exactly, the reading's shape, how many query tokens it
+    explains, whether the heard words sound like (and start like) the name parts they were read
+    as, and ``stray``: a query word that is someone's exact name was left out or bent.
+    """
+    best = ranked[0]
+    second = ranked[1].final if len(ranked) > 1 else 0.0
+    pairs = list(zip(best.heard, best.parts, strict=True)) or [("", "")]
+    sound = sum(sound_key(h) == sound_key(p) for h, p in pairs) / len(pairs)
+    initials = sum(h[:1] == p[:1] for h, p in pairs) / len(pairs)
+    exact_parts = sum(h == p for h, p in pairs) / len(pairs)
+    return (best.final, min(best.final - second, 0.3), min(best.sims), exact_parts,
+            float(best.joined), float(len(best.sims) == 1), best.covered / best.n_tokens,
+            sound, initials, float(min(best.n_tokens, 4)), float(stray))
+
+
+def found_probability(x: tuple[float, ...]) -> float:
+    """The fitted chance that the best reading is the one person meant (logistic model)."""
+    z = FOUND_MODEL[0] + sum(w * v for w, v in zip(FOUND_MODEL[1:], x, strict=True))
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+
+def rank(cands: list[Candidate]) -> list[Candidate]:
+    """Each person's best reading, best first."""
     merged: dict[int, Candidate] = {}
     for c in cands:
         if c.index not in merged or c.final > merged[c.index].final:
             merged[c.index] = c
-    ranked = sorted(merged.values(), key=lambda c: (-c.final, -c.score, c.index))
+    return sorted(merged.values(), key=lambda c: (-c.final, -c.score, c.index))
+
+
+def decide(
+    cands: list[Candidate], stray: bool = False, spelled: bool = False
+) -> tuple[Status, list[Candidate]]:
+    """Turn scored candidates into a status and the candidates to report, best first.
+
+    An exact reading is found unless someone else reads exactly too or, when the name was
+    said rather than spelled, sounds the same. Otherwise the fitted model decides "found",
+    never for someone whose runner-up sounds the same; the rest is asked about or not found.
+    """
+    ranked = rank(cands)
     if not ranked:
         return "not_found", []
     best = ranked[0]
-    t_found, t_ask = _thresholds(best)
-    if best.final < t_ask:
-        return "not_found", [c for c in ranked[:3] if c.final >= MIN_PART_SIM]
-    second = ranked[1].final if len(ranked) > 1 else 0.0
-    if best.final >= t_found and best.final - second >= MARGIN and min(best.sims) >= MIN_FOUND_PART:
+    if best.exact:
+        # a same-sounding name counts only if it reads about as well (not "Dr Adam" -> Adam X)
+        twins = [c for c in ranked[1:] if c.exact or (
+            not spelled and c.parts != best.parts and c.covered == best.covered
+            and c.final >= best.final - ASK_WINDOW and sounds_alike(c, best))]
+        if not twins:
+            return "found", [best]
+        return "ambiguous", _ask([best, *twins], ranked)
+    twin = len(ranked) > 1 and sounds_alike(ranked[1], best)
+    if not twin and found_probability(features(ranked, stray)) >= P_FOUND:
         return "found", [best]
-    floor = max(ASK_FLOOR, best.final - ASK_WINDOW)
-    return "ambiguous", [c for c in ranked if c.final >= floor][:MAX_ASK]
+    if best.final < _thresholds(best)[1]:
+        return "not_found", [c for c in ranked[:3] if c.final >= MIN_PART_SIM]
+    return "ambiguous", _ask([best], ranked)
+
+
+def _ask(first: list[Candidate], ranked: list[Candidate]) -> list[Candidate]:
+    """Whom to ask about: ``first``, then everyone within ``ASK_WINDOW`` of the best."""
+    floor = max(ASK_FLOOR, ranked[0].final - ASK_WINDOW)
+    rest = [c for c in ranked if c.final >= floor and c not in first]
+    return (first + rest)[:MAX_ASK]
+
+# Spelling rules that keep the sound and drop the spelling: "Sean"/"Shaun", "Clark"/"Clarke",
+# "Smith"/"Smyth", "Steven"/"Stephen", "Newman"/"Neumann", "Shepherd"/"Sheppard".
+_SOUND_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pat), rep) for pat, rep in (
+        (r"(?<=[^aeiou][aeiou][^aeiouyw])e$", "E"),  # a magic e: "rose" is not "ross"
+        (r"pherd$", "perd"), (r"ph", "f"), (r"v", "f"), (r"ck", "k"), (r"q", "k"),
+        (r"x", "ks"), (r"c(?=[eiy])", "s"), (r"c", "k"), (r"z", "s"),
+        (r"(?<=[aeiou])w(?![aeiou])", "u"), (r"(?<=[^aeiou])e$", ""), (r"y", "i"),
+        (r"(?<=.)h", ""), (r"(.)\1+", r"\1"),
+    ))
+_VOWELS = re.compile(r"[aeiou]+")
+_FINAL_VOWELS = re.compile(r"[aeiou]+$")
+
+
+def _final_vowel(group: str) -> str:
+    """The sound class of a word-final vowel group: Daniella ends in A, Benigno in O."""
+    if group[-1] == "a" and group != "ea":
+        return "A"
+    if group[-1] == "o" or group.startswith("o"):
+        return "O"
+    return "U" if group[-1] == "u" else "I"
+
+
+@lru_cache(maxsize=200_000)
+def sound_key(part: str) -> str:
+    """A coarse pronunciation key: equal keys mean the names sound the same when spoken.
+
+    Spelling variants collapse ("sean"/"shaun" -> "san", "kerley"/"curley" -> "karlI") while
+    an extra syllable or a different final vowel keeps names apart ("daniel" -> "danal",
+    "daniella" -> "danalA"). Interior vowels are all alike: a heard name rarely tells them apart.
+    """
+    for pat, rep in _SOUND_RULES:
+        part = pat.sub(rep, part)
+    tail = _FINAL_VOWELS.search(part)
+    end = _final_vowel(tail.group(0)) if tail else ""
+    stem = part[: tail.start()] if tail else part
+    return _VOWELS.sub("a", stem) + end
+
+
+def sounds_alike(a: Candidate, b: Candidate) -> bool:
+    """Whether two readings name parts that sound the same (Steven Clark / Stephen Clarke)."""
+    return len(a.parts) == len(b.parts) and all(
+        sound_key(x) == sound_key(y) for x, y in zip(a.parts, b.parts, strict=True))

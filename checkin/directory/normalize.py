@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["CARRIER_WORDS", "HONORIFICS", "collapse_spelling", "fold", "name_tokens",
+__all__ = ["CARRIER_WORDS", "HONORIFICS", "collapse_spelling", "fold", "has_spelling",
+           "name_tokens",
            "parse_name_query", "words"]
 
 # Letters NFKD does not decompose into a base letter plus a combining mark.
@@ -116,6 +117,11 @@ def collapse_spelling(text: str) -> str:
     text = _DOUBLE.sub(r"\1 \1", text)
     text = _HYPHEN_SPELLED.sub(lambda m: m.group(0).replace("-", ""), text)
     return _join_letter_runs(text)
+
+
+def has_spelling(text: str) -> bool:
+    """Whether letters were spelled out ("F R Y"): spelling tells same-sounding names apart."""
+    return collapse_spelling(text).split() != fold(text).split()
 
 
 def words(text: str) -> list[str]:

@@ -29,10 +29,11 @@ from checkin.directory.matching import (
     PartIndex,
     decide,
     part_similarity,
+    rank,
     squash,
 )
 from checkin.directory.model import Employee
-from checkin.directory.normalize import fold, parse_name_query
+from checkin.directory.normalize import fold, has_spelling, parse_name_query
 
 __all__ = ["Match", "NameResolver", "Resolution"]
 
@@ -133,21 +134,43 @@ class NameResolver:
     def resolve_among(self, text: str, ids: Collection[str]) -> Resolution:
         """Resolve an utterance only among the given employee ids (a "which one?" answer)."""
         allowed = {self._by_id[i] for i in ids if i in self._by_id}
-        return self._resolve(text, allowed)
+        # The visitor picks among names we just read out: the exact spelling decides
+        # (Steven Clark / Stephen Clarke) as it would for spelled letters.
+        return self._resolve(text, allowed, among=True)
 
     # ------------------------------------------------------------------ lookup
-    def _resolve(self, text: str, allowed: set[int] | None) -> Resolution:
+    def _resolve(self, text: str, allowed: set[int] | None, among: bool = False) -> Resolution:
+        tokens = parse_name_query(text)[0][-MAX_TOKENS:]
+        cands = self._readings(text, allowed)
+        status, ranked = decide(cands, stray=self._stray(tokens, cands),
+                                spelled=among or has_spelling(text))
+        matches = tuple(Match(self._employees[c.index], round(c.final, 4)) for c in ranked)
+        return Resolution(status, matches)
+
+    def _readings(self, text: str, allowed: set[int] | None) -> list[Candidate]:
+        """Every scored reading of the utterance (bench/fit_decision.py studies these too)."""
         tokens, honorific = parse_name_query(text)
         tokens = tokens[-MAX_TOKENS:]
         if not tokens:
-            return Resolution("not_found", ())
+            return []
         cands = self._candidates(tokens, allowed, surname_first=honorific)
         if len(tokens) == 1:
             for halves in self._splits(tokens[0]):
                 cands += self._candidates(halves, allowed)
-        status, ranked = decide(cands)
-        matches = tuple(Match(self._employees[c.index], round(c.final, 4)) for c in ranked)
-        return Resolution(status, matches)
+        return cands
+
+    def _stray(self, tokens: list[str], cands: list[Candidate]) -> bool:
+        """Whether the best reading leaves out, or bends, a word that is someone's exact name.
+
+        "Joshua Fisher" read as Joshua Fauser while Mark Fisher exists is more likely a person
+        who is not here than a mishearing.
+        """
+        ranked = rank(cands)
+        if not ranked:
+            return False
+        best = ranked[0]
+        kept = {h for h, p in zip(best.heard, best.parts, strict=True) if h == p}
+        return any(t not in kept and self._parts.has(t) for t in tokens)
 
     def _spans(self, tokens: list[str]) -> dict[tuple[int, int], dict[str, float]]:
         """For each span of adjacent tokens, the similar directory parts and their similarity."""
@@ -184,10 +207,11 @@ class NameResolver:
         spans = self._spans(tokens)
         best: dict[int, Candidate] = {}
 
-        def offer(idx: int, score: float, sims: tuple[float, ...], covered: int) -> None:
+        def offer(idx: int, score: float, sims: tuple[float, ...], covered: int,
+                  parts: tuple[str, ...], heard: tuple[str, ...]) -> None:
             if allowed is not None and idx not in allowed:
                 return
-            cand = Candidate(idx, score, sims, covered, n)
+            cand = Candidate(idx, score, sims, covered, n, parts=parts, heard=heard)
             cur = best.get(idx)
             if cur is None or cand.final > cur.final:
                 best[idx] = cand
@@ -198,21 +222,26 @@ class NameResolver:
                 if k2 != k:
                     continue
                 covered = j - i
+                said = ("".join(tokens[i:k]), "".join(tokens[k:j]))
                 for order, (firsts, lasts) in enumerate(((left, right), (right, left))):
+                    heard = said if order == 0 else said[::-1]
                     for f, sf in firsts.items():
                         for last, sl in lasts.items():
+                            parts = (f.removeprefix(PARTIAL), last.removeprefix(PARTIAL))
                             for idx in self._pairs.get((f, last), ()):
                                 sims = (sf, sl)
-                                offer(idx, _pair_score(sf, sl, order), sims, covered)
+                                offer(idx, _pair_score(sf, sl, order), sims, covered, parts,
+                                      heard)
         # one-part readings: a first name, a last name, or a whole name run together
         for (i, j), hits in spans.items():
             for part, sim in hits.items():
                 # a reading that leaves tokens unexplained only supplies near misses
                 limit = MAX_POSTINGS if j - i == n else FEW_POSTINGS
+                parts, heard = (part.removeprefix(PARTIAL),), ("".join(tokens[i:j]),)
                 for role in (FIRST, LAST):
                     role_sim = sim - HONORIFIC_FIRST_COST * (surname_first and role == FIRST)
                     for idx in self._postings[role].get(part, ())[:limit]:
-                        offer(idx, role_sim, (role_sim,), j - i)
+                        offer(idx, role_sim, (role_sim,), j - i, parts, heard)
         self._score_squashed(tokens, best, allowed)
         return list(best.values())
 
@@ -241,8 +270,12 @@ class NameResolver:
                         sb = part_similarity(joined[cut:], b)
                         score = max(score, _pair_score(sa, sb, order))
             if score > c.final:
+                # keep a two-part reading's part detail: the decision looks at each part
+                two = len(c.sims) == 2
                 best[c.index] = Candidate(
-                    c.index, score, (score, score), len(tokens), len(tokens), joined=True)
+                    c.index, score, c.sims if two else (score, score), len(tokens), len(tokens),
+                    joined=True, parts=c.parts if two else (f + last,),
+                    heard=c.heard if two else (joined,))
 
 
 def _pair_score(first_sim: float, last_sim: float, order: int) -> float:

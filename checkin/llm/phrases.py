@@ -104,6 +104,12 @@ PHRASES: dict[str, dict[str, str]] = {
         "es": "Gracias, {visitor}. Ya avisé a {host}. Recepción le dará su credencial; tome "
               "asiento, por favor.",
     },
+    "done_visit_some_badges": {
+        "en": "Thanks, {visitor}. I've let {host} know you're here. Please take the badges that "
+              "printed; reception will have the others for you. Please have a seat.",
+        "es": "Gracias, {visitor}. Ya avisé a {host}. Tomen las credenciales impresas; recepción "
+              "les dará las demás. Tomen asiento, por favor.",
+    },
     "done_delivery": {
         "en": "Thanks. I've let {host} know there's a delivery for them. They'll be right "
               "with you.",

@@ -541,12 +541,16 @@ class RulesLanguageModel:
             t.say("done_delivery", host=first)
             return
         printed = 0
-        for person in (list(s.party_names) or [s.visitor_name or ""])[: max(1, s.party_size)]:
+        people = (list(s.party_names) or [s.visitor_name or ""])[: max(1, s.party_size)]
+        for person in people:
             badge = await t.tool("print_badge", visitor_name=person, host_name=host.name)
             printed += badge.ok
         t.turn.report(E.CHECKIN_COMPLETED)
         visitor = (s.visitor_name or "").split()[0]
-        t.say("done_visit" if printed else "done_visit_no_badge", visitor=visitor, host=first)
+        # a badge that did not print waits at reception, and the visitor is told so
+        done = "done_visit" if printed == len(people) else \
+            "done_visit_some_badges" if printed else "done_visit_no_badge"
+        t.say(done, visitor=visitor, host=first)
 
 
 def _label(s: Session) -> str:

@@ -1,4 +1,9 @@
-"""print_badge: one visitor badge per named person, after the host has been notified."""
+"""print_badge: one visitor badge per named person, after the host has been notified.
+
+When the printer fails (after the printer wrapper's retry), reception is told through a
+``badge_print_failed`` visit event (codes only) and the model learns that reception will hand
+the badge over, so the visitor hears where to pick it up.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from checkin.providers import JsonObject, ToolSpec
 from checkin.states import Event, Session
 from checkin.tools.base import Tool, ToolContext, ToolOutcome, failed, ok
 from checkin.tools.notify_host import allowed_names
-from checkin.visits import BadgeRecord
+from checkin.visits import BadgeRecord, add_event
 
 SPEC = ToolSpec(
     name="print_badge",
@@ -41,11 +46,16 @@ async def handle(ctx: ToolContext, session: Session, args: JsonObject) -> ToolOu
     if host is None or fold(str(args["host_name"])) != fold(host.name):
         return failed("The badge must name the confirmed host.", "badge-wrong-host")
     badge = Badge(visit_id=ctx.visit_id, visitor_name=name, company=session.company or "",
-                  host_name=host.name, issued_at=ctx.now(), site_name=ctx.site_name)
+                  host_name=host.name, issued_at=ctx.now().astimezone(ctx.tz),  # lobby time
+                  site_name=ctx.site_name)
     try:
         receipt = await ctx.printer.print_badge(badge)
     except ProviderError as err:
-        return failed("The badge could not be printed.", err.code)
+        async with transaction(ctx.sessions) as db:
+            add_event(session=db, visit_id=ctx.visit_id, kind="badge_print_failed",
+                      state=str(session.state), data={"code": err.code, "pickup": "reception"})
+        return failed("The badge could not be printed; reception will have it for the visitor.",
+                      err.code)
     async with transaction(ctx.sessions) as db:
         db.add(BadgeRecord(visit_id=ctx.visit_id, visitor_name=name, printer=receipt.printer,
                            location=receipt.location))

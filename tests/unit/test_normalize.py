@@ -72,3 +72,10 @@ def test_honorific_before_a_lone_name_is_reported() -> None:
 
 def test_only_carriers_gives_no_tokens() -> None:
     assert name_tokens("hi, I'm here to see, um, please") == []
+
+
+def test_spelled_letters_are_noticed() -> None:
+    from checkin.directory.normalize import has_spelling
+
+    assert has_spelling("I'm here to see franklin, F R Y")
+    assert not has_spelling("I'm here to see Franklin Fry")

@@ -211,3 +211,44 @@ def test_lookups_in_a_50000_person_directory_touch_only_a_few_people() -> None:
         mp.undo()
     # similarity is computed for a few candidate parts, never for every employee
     assert calls < 2_000
+
+
+NEIGHBOURS = [
+    Employee("N1", "Madhav", "Zachariah", "IT"),
+    Employee("N2", "Madhavi", "Bains", "IT"),
+    Employee("N3", "Daniel", "Chandler", "Ops"),
+    Employee("N4", "Daniella", "Chandler", "Ops"),
+    Employee("N5", "Sean", "Varcoe", "Sales"),
+    Employee("N6", "Shaun", "Varcoe", "Sales"),
+    Employee("N7", "Franklin", "Fry", "Legal"),
+    Employee("N8", "Franklin", "Frye", "Legal"),
+]
+
+
+@pytest.mark.parametrize(("said", "who"), [("Madhav, please", "N1"), ("Daniel Chandler", "N3"),
+                                           ("I'm here to see Daniella Chandler", "N4")])
+def test_an_exact_name_beats_a_neighbour_that_sounds_different(said: str, who: str) -> None:
+    assert found(NameResolver(NEIGHBOURS).resolve(said)) == who
+
+
+@pytest.mark.parametrize(("said", "expected"), [("sean varcoe", {"N5", "N6"}),
+                                                ("franklin fry", {"N7", "N8"})])
+def test_an_exact_name_with_a_same_sounding_twin_is_asked_about(
+    said: str, expected: set[str]
+) -> None:
+    res = NameResolver(NEIGHBOURS).resolve(said)
+    assert res.status == "ambiguous"
+    assert expected <= ids(res)
+
+
+def test_spelling_out_a_name_settles_a_same_sounding_twin() -> None:
+    assert found(NameResolver(NEIGHBOURS).resolve("I'm here to see franklin, F R Y")) == "N7"
+
+
+@pytest.mark.parametrize(("a", "b", "same"), [
+    ("sean", "shaun", True), ("kerley", "curley", True), ("steven", "stephen", True),
+    ("greene", "green", True), ("daniel", "daniella", False), ("rose", "ross", False),
+    ("benigno", "benigna", False), ("madhav", "madhavi", False),
+])
+def test_sound_key_merges_spellings_of_one_sound_only(a: str, b: str, same: bool) -> None:
+    assert (matching.sound_key(a) == matching.sound_key(b)) is same

@@ -1,0 +1,265 @@
+"""Twilio Voice: the incoming-call webhook (TwiML) and the Media Streams WebSocket.
+
+``POST /voice/incoming`` answers ``<Connect><Stream>`` (built with the twilio library) with the
+per-call data as ``<Parameter>``s, because a query string on the stream URL breaks Twilio's
+handshake. Every webhook and the WebSocket handshake carry ``X-Twilio-Signature``, checked with
+twilio's ``RequestValidator`` against the public URL Twilio sees (``CHECKIN_PUBLIC_URL``); a bad
+or missing signature gets 403 and nothing else happens. ``/voice/stream`` hands the socket
+straight to ``checkin.voice.call.PhoneCall`` with the visit's ``Conversation`` behind the
+``Dialogue`` adapter below. This is the layer that may know both sides.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import structlog
+from fastapi import APIRouter, Request, Response, WebSocket
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+from twilio.request_validator import RequestValidator
+from twilio.twiml.voice_response import Connect, VoiceResponse
+
+from checkin.config import Settings
+from checkin.conversation import Conversation
+from checkin.errors import ConfigError
+from checkin.providers import SpeechToText, TextToSpeech
+from checkin.runtime import Runtime
+from checkin.states import CheckInState
+from checkin.voice.call import CallControl, CallSettings, PhoneCall
+from checkin.voice.control import TwilioCallControl
+from checkin.voice.offline import FliteTextToSpeech, WhisperEngine, WhisperSpeechToText
+from checkin.voice.phrases import CachedPhrases
+from checkin.voice.twilio_stream import Start
+
+log = structlog.get_logger(__name__)
+
+FILLER = "One moment, please."
+HOTWORD_LIMIT = 60  # Whisper's prompt holds about 220 tokens; the rest of a big directory waits
+
+
+@dataclass(frozen=True)
+class PhoneConfig:
+    """What the phone channel needs beyond ``Settings``: the public URL and Twilio secrets."""
+
+    public_url: str = ""
+    signatures: bool = True
+    account_sid: str = ""
+    auth_token: str = ""
+    api_base_url: str = ""
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> PhoneConfig:
+        """``CHECKIN_PUBLIC_URL``, ``CHECKIN_TWILIO_SIGNATURES`` (on|off), ``TWILIO_*``."""
+        flag = environ.get("CHECKIN_TWILIO_SIGNATURES", "on").strip().lower()
+        if flag not in ("on", "off", "true", "false", "1", "0"):
+            raise ConfigError("CHECKIN_TWILIO_SIGNATURES: must be on or off")
+        return cls(
+            public_url=environ.get("CHECKIN_PUBLIC_URL", "").rstrip("/"),
+            signatures=flag in ("on", "true", "1"),
+            account_sid=environ.get("TWILIO_ACCOUNT_SID", ""),
+            auth_token=environ.get("TWILIO_AUTH_TOKEN", ""),
+            api_base_url=environ.get("TWILIO_API_BASE_URL", ""),
+        )
+
+    def stream_url(self, request_base: str) -> str:
+        """The ``wss://`` URL of ``/voice/stream`` as Twilio must call it."""
+        base = self.public_url or request_base.rstrip("/")
+        parts = urlsplit(base)
+        scheme = "wss" if parts.scheme in ("https", "wss") else "ws"
+        return f"{scheme}://{parts.netloc}{parts.path}/voice/stream"
+
+
+class ConversationDialogue:
+    """``Conversation`` as the phone loop's ``Dialogue``."""
+
+    def __init__(self, conversation: Conversation) -> None:
+        self._conversation = conversation
+        self._closed = False
+
+    async def greeting(self) -> str:
+        """The visit's first line."""
+        return (await self._conversation.greet()).text
+
+    def replies(self, utterance: str | None, *, silence_s: float = 0.0) -> AsyncIterator[str]:
+        """The reply to one turn, sentence by sentence."""
+        return self._conversation.replies(utterance, silence_s=silence_s)
+
+    @property
+    def done(self) -> bool:
+        """The visit is over."""
+        return self._conversation.session.done
+
+    @property
+    def wants_transfer(self) -> bool:
+        """The visit ended in a hand-over to a person."""
+        return self._conversation.session.state is CheckInState.TRANSFER_HUMAN
+
+    async def close(self) -> None:
+        """End the visit record once."""
+        if not self._closed:
+            self._closed = True
+            await self._conversation.close()
+
+
+class PhoneChannel:
+    """The phone channel's long-lived parts: validator, speech engines, phrase cache."""
+
+    def __init__(self, runtime: Runtime, config: PhoneConfig, *,
+                 stt: SpeechToText | None = None, tts: TextToSpeech | None = None,
+                 control: CallControl | None = None) -> None:
+        self.runtime = runtime
+        self.config = config
+        self.validator = RequestValidator(config.auth_token) if config.auth_token else None
+        _check_providers(runtime.settings)
+        self._engine = WhisperEngine()
+        self._stt = stt
+        self.tts = tts or FliteTextToSpeech()
+        self.phrases = CachedPhrases(self.tts)
+        self.control = control or (TwilioCallControl(
+            account_sid=config.account_sid, auth_token=config.auth_token,
+            base_url=config.api_base_url, timeout_s=runtime.settings.timeouts.tool_s)
+            if config.account_sid and config.auth_token else None)
+        t = runtime.settings.timeouts
+        self.call_settings = CallSettings(
+            silence_s=t.silence_s, filler_after_s=t.filler_after_s, filler_text=FILLER,
+            reception_phone=runtime.settings.site.reception_phone)
+
+    def announce(self) -> None:
+        """Say loudly at start-up when webhooks are not authenticated."""
+        if not self.config.signatures:
+            log.warning("twilio_signatures_off", code="insecure-dev-setting")
+            print("checkin: WARNING: CHECKIN_TWILIO_SIGNATURES=off: Twilio webhook and stream "
+                  "signatures are NOT checked. Never run like this in production.",
+                  file=sys.stderr, flush=True)
+        elif self.validator is None:
+            log.error("twilio_auth_token_missing", code="phone-unconfigured")
+
+    def valid(self, url: str, params: Mapping[str, str], signature: str | None) -> bool:
+        """Whether ``signature`` is Twilio's for ``url`` and ``params``."""
+        if not self.config.signatures:
+            return True
+        if self.validator is None or not signature:
+            return False
+        return bool(self.validator.validate(url, dict(params), signature))
+
+    async def speech_to_text(self) -> SpeechToText:
+        """The recogniser for one call, primed with the directory's names."""
+        if self._stt is not None:
+            return self._stt
+        directory = await self.runtime.directory()
+        names = [e.full_name for e in directory.employees if e.active][:HOTWORD_LIMIT]
+        return WhisperSpeechToText(self._engine, hotwords=names)
+
+    async def dialogue(self, start: Start) -> ConversationDialogue:
+        """A new visit for the call that just started."""
+        conversation = await self.runtime.new_conversation(channel="phone")
+        structlog.contextvars.bind_contextvars(visit_id=conversation.visit_id)
+        return ConversationDialogue(conversation)
+
+
+def _check_providers(settings: Settings) -> None:
+    # Only the offline engines exist in this build; fail at start-up rather than mid-call.
+    if settings.providers.stt != "offline":
+        raise ConfigError(f"providers.stt: {settings.providers.stt!r} is not available in "
+                          "this build")
+    if settings.providers.tts != "offline":
+        raise ConfigError(f"providers.tts: {settings.providers.tts!r} is not available in "
+                          "this build")
+
+
+def incoming_twiml(stream_url: str, parameters: Sequence[tuple[str, str]]) -> str:
+    """``<Connect><Stream>`` with ``parameters`` as ``<Parameter>`` children."""
+    response = VoiceResponse()
+    connect = Connect()
+    stream = connect.stream(url=stream_url)
+    for name, value in parameters:
+        stream.parameter(name=name, value=value)
+    response.append(connect)
+    return str(response)
+
+
+def _public_http_url(channel: PhoneChannel, request: Request) -> str:
+    base = channel.config.public_url or str(request.base_url).rstrip("/")
+    query = f"?{request.url.query}" if request.url.query else ""
+    return f"{base}{request.url.path}{query}"
+
+
+def make_router(channel: PhoneChannel) -> APIRouter:
+    """The ``/voice`` routes for ``channel``."""
+    router = APIRouter(prefix="/voice")
+
+    @router.post("/incoming", summary="Twilio incoming-call webhook: answers TwiML")
+    async def incoming(request: Request) -> Response:
+        form = await request.form()
+        params = {k: str(v) for k, v in form.items()}
+        url = _public_http_url(channel, request)
+        if not channel.valid(url, params, request.headers.get("X-Twilio-Signature")):
+            log.warning("twilio_signature_rejected", route="incoming")
+            return Response(status_code=403)
+        log.info("call_incoming", direction=params.get("Direction", ""))
+        twiml = incoming_twiml(
+            channel.config.stream_url(str(request.base_url)),
+            [("site", channel.runtime.settings.site.company), ("channel", "phone")],
+        )
+        return Response(content=twiml, media_type="text/xml")
+
+    @router.websocket("/stream")
+    async def stream(websocket: WebSocket) -> None:
+        url = channel.config.stream_url(str(websocket.base_url).replace("ws", "http", 1))
+        if not channel.valid(url, {}, websocket.headers.get("X-Twilio-Signature")):
+            log.warning("twilio_signature_rejected", route="stream")
+            await websocket.close(code=1008)  # before accept: the handshake gets 403
+            return
+        await websocket.accept()
+        call = PhoneCall(
+            _StarletteSocket(websocket), dialogue=channel.dialogue,
+            stt=await channel.speech_to_text(), tts=channel.tts, phrases=channel.phrases,
+            control=channel.control, settings=channel.call_settings)
+        await call.run()
+        structlog.contextvars.unbind_contextvars("visit_id")
+
+    return router
+
+
+class _StarletteSocket:
+    """Starlette's WebSocket as a ``MediaSocket``."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self._ws = websocket
+
+    async def receive(self) -> str | None:
+        try:
+            while True:
+                message = await self._ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    return None
+                if message.get("text") is not None:
+                    return str(message["text"])
+                # Twilio sends only text frames; a binary one is skipped like any bad frame.
+                log.warning("frame_skipped", code="binary-frame")
+        except (WebSocketDisconnect, RuntimeError):
+            return None
+
+    async def send(self, text: str) -> None:
+        if self._ws.application_state is WebSocketState.CONNECTED:
+            try:
+                await self._ws.send_text(text)
+            except (WebSocketDisconnect, RuntimeError, OSError):
+                pass  # the caller hung up while we spoke; the receive side will notice
+
+    async def close(self) -> None:
+        if self._ws.application_state is WebSocketState.CONNECTED:
+            try:
+                await self._ws.close()
+            except (RuntimeError, OSError):
+                pass
+
+
+def phone_channel(runtime: Runtime, environ: Mapping[str, str] | None = None) -> PhoneChannel:
+    """The phone channel for ``runtime``, configured from ``environ`` (default: os.environ)."""
+    return PhoneChannel(runtime, PhoneConfig.from_environ(os.environ if environ is None
+                                                         else environ))

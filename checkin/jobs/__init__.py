@@ -1,0 +1,1 @@
+"""Background jobs the server runs on a schedule (retention); imports services, never providers."""

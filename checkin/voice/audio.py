@@ -1,0 +1,193 @@
+"""Audio at the edge of a call: G.711 mu-law <-> 16-bit PCM, resampling, 20 ms framing.
+
+Inside checkin audio is one format, ``PCM_RATE`` Hz mono signed 16-bit little-endian PCM; Twilio
+speaks 8 kHz mu-law. Everything here is vectorised numpy (table look-ups and one FIR
+convolution per chunk), never a per-sample Python loop. audioop is not used: it is deprecated in
+3.11/3.12 and audioop-lts only installs on 3.13+. Imports nothing from checkin.
+"""
+
+from __future__ import annotations
+
+import io
+import wave
+from math import gcd
+
+import numpy as np
+import numpy.typing as npt
+
+PCM_RATE = 16_000
+"""The one PCM sample rate used between the edge converters, STT and TTS."""
+
+TWILIO_RATE = 8_000
+FRAME_MS = 20
+TWILIO_FRAME_BYTES = TWILIO_RATE * FRAME_MS // 1000  # 160 mu-law bytes = 20 ms
+
+_BIAS = 0x84
+
+
+def _ulaw_decode_table() -> npt.NDArray[np.int16]:
+    codes = ~np.arange(256, dtype=np.int32) & 0xFF
+    sign = codes & 0x80
+    exponent = (codes >> 4) & 0x07
+    mantissa = codes & 0x0F
+    magnitude = (((mantissa << 3) + _BIAS) << exponent) - _BIAS
+    return np.where(sign != 0, -magnitude, magnitude).astype(np.int16)
+
+
+def _ulaw_encode_table() -> npt.NDArray[np.uint8]:
+    # One entry per possible int16 sample (64 KiB): encoding a chunk is then a single take().
+    # Same arithmetic as CPython's audioop.lin2ulaw (14-bit, floor shift), so results match it.
+    samples = np.arange(-32768, 32768, dtype=np.int32) >> 2
+    mask = np.where(samples < 0, 0x7F, 0xFF)
+    magnitude = np.minimum(np.abs(samples), 8159) + (_BIAS >> 2)
+    seg_ends = np.array([0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF, 0x1FFF])
+    segment = np.searchsorted(seg_ends, magnitude, side="left")
+    value = (segment << 4) | ((magnitude >> (segment + 1)) & 0x0F)
+    value = np.where(segment >= 8, 0x7F, value)  # the clipped peaks
+    return ((value ^ mask) & 0xFF).astype(np.uint8)
+
+
+_DECODE = _ulaw_decode_table()
+_ENCODE = _ulaw_encode_table()
+
+
+def ulaw_to_pcm16(data: bytes) -> bytes:
+    """Decode G.711 mu-law bytes to 16-bit PCM at the same rate (b"\\xff" -> b"\\x00\\x00")."""
+    return _DECODE[np.frombuffer(data, dtype=np.uint8)].astype("<i2").tobytes()
+
+
+def pcm16_to_ulaw(data: bytes) -> bytes:
+    """Encode 16-bit PCM to G.711 mu-law at the same rate (b"\\x00\\x00" -> b"\\xff")."""
+    samples = np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2").astype(np.int32)
+    return _ENCODE[samples + 32768].tobytes()
+
+
+class Resampler:
+    """Streaming rational-ratio resampler for 16-bit mono PCM, with its state between chunks.
+
+    Polyphase by brute force: upsample by ``up`` (zero stuffing), low-pass with a windowed-sinc
+    FIR at the lower Nyquist, keep every ``down``-th sample. Fine for speech at telephone rates;
+    16000 -> 8000 is up=1, down=2. Example: ``Resampler(16000, 8000).process(pcm_320_bytes)``
+    returns 160 samples (320 bytes) once the filter has filled.
+    """
+
+    def __init__(self, src_rate: int, dst_rate: int, *, taps_per_phase: int = 16) -> None:
+        g = gcd(src_rate, dst_rate)
+        self.up, self.down = dst_rate // g, src_rate // g
+        self.src_rate, self.dst_rate = src_rate, dst_rate
+        if self.up == self.down:
+            self._taps = np.ones(1)
+        else:
+            n = taps_per_phase * max(self.up, self.down) | 1
+            cutoff = 0.5 / max(self.up, self.down)  # normalised to the upsampled rate
+            t = np.arange(n) - (n - 1) / 2
+            self._taps = 2 * cutoff * np.sinc(2 * cutoff * t) * np.hamming(n) * self.up
+        self._history = np.zeros(len(self._taps) - 1)  # upsampled samples carried over
+        self._phase = 0  # index of the next kept sample within the next upsampled chunk
+
+    def process(self, data: bytes) -> bytes:
+        """Resample one chunk; output length follows the ratio over the whole stream."""
+        if self.up == self.down:
+            return data
+        x = np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2").astype(np.float64)
+        if not x.size:
+            return b""
+        stuffed = np.zeros(x.size * self.up)
+        stuffed[:: self.up] = x
+        padded = np.concatenate([self._history, stuffed])
+        filtered = np.convolve(padded, self._taps, mode="valid")  # len == stuffed.size
+        self._history = padded[-(len(self._taps) - 1):] if len(self._taps) > 1 else padded[:0]
+        kept = filtered[self._phase :: self.down]
+        self._phase = (self._phase - filtered.size) % self.down
+        return np.clip(np.rint(kept), -32768, 32767).astype("<i2").tobytes()
+
+
+class Framer:
+    """Cuts a byte stream into fixed-size frames, carrying the remainder between calls.
+
+    Example: ``Framer(160).push(b"x" * 400)`` -> two 160-byte frames, 80 bytes kept;
+    ``flush()`` then returns the last 80 bytes padded with ``pad`` to a full frame.
+    """
+
+    def __init__(self, size: int, *, pad: bytes = b"\xff") -> None:
+        self.size = size
+        self._pad = pad
+        self._rest = b""
+
+    def push(self, data: bytes) -> list[bytes]:
+        """The complete frames now available."""
+        buf = self._rest + data
+        whole = len(buf) // self.size * self.size
+        self._rest = buf[whole:]
+        return [buf[i : i + self.size] for i in range(0, whole, self.size)]
+
+    def flush(self) -> list[bytes]:
+        """The last partial frame, padded (mu-law silence by default); empty when none."""
+        rest, self._rest = self._rest, b""
+        if not rest:
+            return []
+        return [rest + self._pad * (self.size - len(rest))]
+
+    def reset(self) -> None:
+        """Forget buffered bytes (after a barge-in)."""
+        self._rest = b""
+
+
+class PhoneEncoder:
+    """PCM at ``src_rate`` in, 20 ms Twilio mu-law frames out (resample + encode + frame)."""
+
+    def __init__(self, src_rate: int = PCM_RATE) -> None:
+        self._resampler = Resampler(src_rate, TWILIO_RATE)
+        self._framer = Framer(TWILIO_FRAME_BYTES)
+
+    def frames(self, pcm: bytes) -> list[bytes]:
+        """The complete 160-byte mu-law frames for this chunk of PCM."""
+        return self._framer.push(pcm16_to_ulaw(self._resampler.process(pcm)))
+
+    def flush(self) -> list[bytes]:
+        """The padded last frame of an utterance."""
+        return self._framer.flush()
+
+
+class PhoneDecoder:
+    """Twilio mu-law 8 kHz in, PCM at ``dst_rate`` out."""
+
+    def __init__(self, dst_rate: int = PCM_RATE) -> None:
+        self._resampler = Resampler(TWILIO_RATE, dst_rate)
+
+    def pcm(self, ulaw: bytes) -> bytes:
+        """PCM for one media payload."""
+        return self._resampler.process(ulaw_to_pcm16(ulaw))
+
+
+def read_wav(data: bytes) -> tuple[bytes, int]:
+    """(16-bit mono PCM, sample rate) from a WAV file's bytes; stereo is mixed down."""
+    with wave.open(io.BytesIO(data)) as w:
+        if w.getsampwidth() != 2:
+            raise ValueError("only 16-bit WAV is supported")
+        frames = w.readframes(w.getnframes())
+        rate, channels = w.getframerate(), w.getnchannels()
+    if channels > 1:
+        x = np.frombuffer(frames, dtype="<i2").reshape(-1, channels).mean(axis=1)
+        frames = x.astype("<i2").tobytes()
+    return frames, rate
+
+
+def write_wav(pcm: bytes, rate: int) -> bytes:
+    """A 16-bit mono WAV file holding ``pcm``."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm)
+    return out.getvalue()
+
+
+def rms_dbfs(pcm: bytes) -> float:
+    """Loudness of a PCM chunk in dBFS (-inf for digital silence)."""
+    x = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").astype(np.float64)
+    if not x.size:
+        return float("-inf")
+    rms = float(np.sqrt(np.mean(x * x)))
+    return 20 * float(np.log10(rms / 32768)) if rms > 0 else float("-inf")
