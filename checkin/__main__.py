@@ -19,7 +19,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``checkin`` argument parser with every sub-command registered."""
     from checkin.cli import chat, directory, retention, serve, visits
 
-    parser = argparse.ArgumentParser(prog="checkin", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="checkin", description="checkin: a voice receptionist for office lobbies."
+    )
     parser.add_argument(
         "--config", help="path of config.yaml (default: $CHECKIN_CONFIG or ./config.yaml)"
     )
@@ -43,6 +45,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(asyncio.run(args.handler(args, settings)))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `checkin visits list | head`: the reader left; that is not an error.
+        sys.stderr.close()
+        return 0
     except CheckinError as err:
         print(f"checkin: {err}", file=sys.stderr)
         return 1

@@ -10,7 +10,7 @@ import structlog
 from fastapi import FastAPI
 
 from checkin import __version__
-from checkin.api import health
+from checkin.api import health, slack, sms
 from checkin.api import twilio as twilio_voice
 from checkin.runtime import Runtime
 
@@ -30,6 +30,10 @@ def create_app(runtime: Runtime, *, background_jobs: bool = True) -> FastAPI:
                 retention_loop(sessions=runtime.sessions, settings=runtime.settings),
                 name="retention-daily",
             ))
+            from checkin.outbox_worker import OutboxWorker
+
+            worker = OutboxWorker(runtime.dispatcher, poll_s=runtime.settings.notify.poll_s)
+            tasks.append(asyncio.create_task(worker.run(), name="outbox-worker"))
         log.info("service_started", version=__version__)
         try:
             yield
@@ -45,6 +49,8 @@ def create_app(runtime: Runtime, *, background_jobs: bool = True) -> FastAPI:
                   description="A voice receptionist for office lobbies.")
     app.state.runtime = runtime
     app.include_router(health.router)
+    app.include_router(slack.router)  # host answers: Slack buttons and SMS replies (issue 5)
+    app.include_router(sms.router)
     phone = twilio_voice.phone_channel(runtime)  # env: CHECKIN_PUBLIC_URL, TWILIO_*
     phone.announce()
     app.include_router(twilio_voice.make_router(phone))

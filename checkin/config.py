@@ -278,13 +278,15 @@ def load_settings(
     if "credentials" in raw:
         raise ConfigError(f"{config_path}: credentials: secrets come from environment variables "
                           f"({', '.join(SECRET_ENV)}), not from the config file")
+    applied: dict[str, str] = {}
     for var, key in {**ENV_OVERRIDES, **SECRET_ENV}.items():
         if env.get(var):
             _set_dotted(raw, key, env[var], source=var)
+            applied[key] = var
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as err:
-        raise ConfigError(_describe(err, config_path)) from None
+        raise ConfigError(_describe(err, config_path, applied)) from None
     _check_credentials(settings)
     return _resolve_paths(settings, config_path if config_path.exists() else None)
 
@@ -331,14 +333,15 @@ def _set_dotted(raw: dict[str, Any], key: str, value: str, *, source: str) -> No
     node[leaf] = value
 
 
-def _describe(err: ValidationError, path: Path) -> str:
+def _describe(err: ValidationError, path: Path, applied: Mapping[str, str]) -> str:
     lines = []
     for problem in err.errors():
         key = ".".join(str(p) for p in problem["loc"]) or "(top level)"
+        origin = f" (set by ${applied[key]})" if key in applied else ""
         if problem["type"] == "extra_forbidden":
             lines.append(f"{key}: unknown key")
         else:
-            lines.append(f"{key}: {problem['msg']}")
+            lines.append(f"{key}: {problem['msg']}{origin}")
     return f"{path}: invalid configuration\n  " + "\n  ".join(lines)
 
 

@@ -77,7 +77,11 @@ def async_url(url: str) -> str:
     if backend == "sqlite":
         parsed = parsed.set(drivername="sqlite+aiosqlite")
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(parsed.database).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise ConfigError(f"database_url: cannot create {folder}: {err.strerror}") from None
     elif backend == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     else:

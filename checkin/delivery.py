@@ -8,11 +8,12 @@ the notifier gets ``attempt > 1`` it first looks for the message the dead worker
 the notification id is the idempotency key. Deliveries are cut off well inside the claim.
 
 Rows are a small escalation ladder, ``payload["kind"]``: ``host`` (the tool's row) ->
-``alternate`` (the team contact from config) -> ``reception`` (``ReceptionAlert``). Delivering
-a rung schedules the next one ``escalate_after_s`` later; it is cancelled if the host answers
-first. A rung that cannot be delivered for good goes to the next rung at once; a host rung
-that keeps failing alerts reception at once and keeps retrying with backoff, honouring a
-provider's ``Retry-After``.
+``alternate`` (the team contact from config) -> ``reception`` (``ReceptionAlert``). A rung
+delivered ``escalate_after_s`` ago with no answer on the visit gets the next rung
+(``escalate_due``, polled by the worker); a queued rung is cancelled if the host answers first.
+A rung that cannot be delivered for good goes to the next rung at once; a host rung that keeps
+failing alerts reception at once and keeps retrying with backoff, honouring a provider's
+``Retry-After``. Rung rows have fixed ids per visit, so replicas cannot queue one twice.
 
 Also here: recording a host's answer (deduplicated: Slack or Twilio re-sending a callback does
 not answer twice) and ``HostReplyFeed``, the visit channel's view of all that news.
@@ -34,6 +35,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from checkin.db import transaction, utcnow
@@ -50,6 +52,8 @@ RETRY_S = 30
 
 HOST, ALTERNATE, RECEPTION = "host", "alternate", "reception"
 NO_REPLY = "host-no-reply"
+# A rung delivered longer ago than escalate_after + this is history, not a waiting visitor.
+ESCALATION_WINDOW = timedelta(minutes=30)
 # Visit events that are news for the visitor, and the kind each becomes.
 NEWS_EVENTS = ("host_replied", "alternate_notified", "reception_alerted")
 _EVENT_FOR = {HOST: "host_notified", ALTERNATE: "alternate_notified",
@@ -173,14 +177,37 @@ class OutboxDispatcher:
                     rows.append(row)
         return rows
 
+    async def escalate_due(self) -> int:
+        """Queue the next rung for each rung delivered ``escalate_after_s`` ago and unanswered."""
+        now = utcnow()
+        cutoff = now - timedelta(seconds=self.policy.escalate_after_s)
+        async with self._sessions() as db:
+            rows = (await db.scalars(select(Notification).where(
+                Notification.status == "delivered", Notification.delivered_at <= cutoff,
+                Notification.delivered_at >= cutoff - ESCALATION_WINDOW))).all()
+        queued = 0
+        for row in rows:
+            rung = self._next_rung(str(row.payload.get("kind", HOST)))
+            if rung is None or await self._answered(row.visit_id):
+                continue
+            try:
+                async with transaction(self._sessions) as db:
+                    added = await _add_rung(db, row, rung, reason=NO_REPLY, due=now,
+                                            alternate=self.policy.alternate)
+            except IntegrityError:  # another replica queued it a moment ago
+                added = False
+            if added:
+                queued += 1
+                log.info("notification_escalated", visit_id=row.visit_id, kind=rung,
+                         reason=NO_REPLY)
+        return queued
+
     async def _delivered(self, row: Notification, kind: str, receipt: Receipt) -> None:
         now = utcnow()
-        later = now + timedelta(seconds=self.policy.escalate_after_s)
         news = await self._finish(
             row, status="delivered", event=_EVENT_FOR.get(kind, "host_notified"),
             data={"channel": receipt.channel, "kind": kind},
             receipt=f"{receipt.channel}:{receipt.reference}",
-            escalate=(self._next_rung(kind), NO_REPLY, later),
         )
         log.info("host_notified", channel=receipt.channel, kind=kind, visit_id=row.visit_id,
                  notification_id=row.id, attempt=row.attempts,
@@ -253,7 +280,7 @@ class OutboxDispatcher:
                 _, reason, due = escalate
                 new = await _add_rung(db, row, rung, reason=reason, due=due,
                                       alternate=self.policy.alternate)
-                if new and reason != NO_REPLY:
+                if new:
                     log.info("notification_escalated", visit_id=row.visit_id, kind=rung,
                              reason=reason)
         return True

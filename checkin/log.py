@@ -22,6 +22,8 @@ DENYLIST = frozenset({
 })
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 _PHONE = re.compile(r"\+?\d[\d\s().-]{6,}\d")
+# ISO dates and times look like phone numbers to _PHONE; they are not personal data.
+_ISO_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}([T ][\d:.]+)?(Z|[+-]\d{2}:?\d{2})?$")
 
 
 def scrub_pii(
@@ -31,7 +33,7 @@ def scrub_pii(
     for key in list(event):
         if key in DENYLIST:
             event[key] = "[scrubbed]"
-        elif isinstance(event[key], str) and key != "event":
+        elif isinstance(event[key], str) and key != "event" and not _ISO_MOMENT.match(event[key]):
             event[key] = _PHONE.sub("[phone]", _EMAIL.sub("[email]", event[key]))
     return event
 
@@ -49,8 +51,8 @@ def configure_logging(*, fmt: str = "console", level: str = "info") -> None:
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
             scrub_pii,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),

@@ -38,6 +38,7 @@ class OutboxWorker:
 
     async def run_once(self) -> int:
         """Claim what is due now and deliver it; returns how many rows were handled."""
+        await self._dispatcher.escalate_due()  # queues rows that the claim below picks up
         rows = await self._dispatcher.claim_due(limit=self._concurrency)
         if rows:
             async with asyncio.TaskGroup() as group:

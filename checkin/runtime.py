@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -37,6 +37,9 @@ from checkin.tools.base import BadgePrinter, MeetingSource, ToolContext
 from checkin.tools.registry import ToolRegistry, default_registry
 from checkin.visits import create_visit
 
+if TYPE_CHECKING:  # the anthropic SDK is imported only when providers.llm is claude
+    from checkin.llm.setup import ClaudeStack
+
 Clock = Callable[[], datetime]
 
 
@@ -57,6 +60,7 @@ class Runtime:
     printer_status: ProviderStatus | None = None  # last success / error, shown on /health
     notify: NotifyStack | None = None  # Slack/SMS clients, reply hub (api/slack.py, api/sms.py)
     host_replies: HostReplyFeed | None = None  # a visit channel hears its host's answer here
+    claude: ClaudeStack | None = None  # SDK client + circuit breaker (providers.llm: claude)
 
     async def new_conversation(self, *, channel: str) -> Conversation:
         """Open a visit record and the dialogue that will fill it."""
@@ -70,11 +74,17 @@ class Runtime:
             now=self.clock, tz=self.settings.tz, site_name=self.settings.site.company,
         )
         model = self._model(directory)
-        return Conversation(model=model, fallback=None, registry=self.registry, ctx=ctx)
+        if self.claude is None:
+            return Conversation(model=model, fallback=None, registry=self.registry, ctx=ctx)
+        # Claude answers; the rules engine takes the visit over, from the same state and facts,
+        # when Claude fails or its breaker is open.
+        usage = self.claude.new_usage()
+        return Conversation(model=self.claude.receptionist(rules=model, usage=usage),
+                            fallback=model, registry=self.registry, ctx=ctx, usage=usage)
 
     def _model(self, directory: Directory) -> LanguageModel:
         s = self.settings
-        if s.providers.llm != "rules":
+        if s.providers.llm not in ("rules", "claude"):
             raise ConfigError(f"providers.llm: {s.providers.llm!r} is not available in this build")
         return RulesLanguageModel(
             company=s.site.company, languages=s.site.languages,
@@ -86,6 +96,8 @@ class Runtime:
         """Release database connections."""
         if self.notify is not None:
             await self.notify.aclose()
+        if self.claude is not None:
+            await self.claude.aclose()
         await self.engine.dispose()
 
 
@@ -112,7 +124,16 @@ def build_runtime(
         notify=stack, host_replies=HostReplyFeed(sessions, stack.hub,
                                                  poll_s=settings.notify.poll_s),
         registry=default_registry(timeout_s=settings.timeouts.tool_s), clock=clock,
+        claude=_claude(settings),
     )
+
+
+def _claude(settings: Settings) -> ClaudeStack | None:
+    if settings.providers.llm != "claude":
+        return None
+    from checkin.llm.setup import build_claude  # loads the anthropic SDK only when chosen
+
+    return build_claude(settings)
 
 
 def _directory_source(

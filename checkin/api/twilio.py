@@ -11,6 +11,7 @@ straight to ``checkin.voice.call.PhoneCall`` with the visit's ``Conversation`` b
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -116,6 +117,7 @@ class PhoneChannel:
         self.validator = RequestValidator(config.auth_token) if config.auth_token else None
         _check_providers(runtime.settings)
         self._engine = WhisperEngine()
+        self._warming: asyncio.Future[object] | None = None
         self._stt = stt
         self.tts = tts or FliteTextToSpeech()
         self.phrases = CachedPhrases(self.tts)
@@ -146,10 +148,17 @@ class PhoneChannel:
             return False
         return bool(self.validator.validate(url, dict(params), signature))
 
+    def prepare(self) -> None:
+        """Start loading the recogniser's model in a thread (Twilio connects ~1 s later)."""
+        if self._stt is None and self._warming is None:
+            self._warming = asyncio.get_running_loop().run_in_executor(None, self._engine.load)
+            self._warming.add_done_callback(_log_load_failure)
+
     async def speech_to_text(self) -> SpeechToText:
         """The recogniser for one call, primed with the directory's names."""
         if self._stt is not None:
             return self._stt
+        self.prepare()
         directory = await self.runtime.directory()
         names = [e.full_name for e in directory.employees if e.active][:HOTWORD_LIMIT]
         return WhisperSpeechToText(self._engine, hotwords=names)
@@ -159,6 +168,11 @@ class PhoneChannel:
         conversation = await self.runtime.new_conversation(channel="phone")
         structlog.contextvars.bind_contextvars(visit_id=conversation.visit_id)
         return ConversationDialogue(conversation)
+
+
+def _log_load_failure(future: asyncio.Future[object]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("stt_model_load_failed", error_type=type(future.exception()).__name__)
 
 
 def _check_providers(settings: Settings) -> None:
@@ -201,6 +215,7 @@ def make_router(channel: PhoneChannel) -> APIRouter:
             log.warning("twilio_signature_rejected", route="incoming")
             return Response(status_code=403)
         log.info("call_incoming", direction=params.get("Direction", ""))
+        channel.prepare()
         twiml = incoming_twiml(
             channel.config.stream_url(str(request.base_url)),
             [("site", channel.runtime.settings.site.company), ("channel", "phone")],

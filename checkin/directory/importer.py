@@ -30,6 +30,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from checkin.db import transaction, utcnow
+from checkin.directory.model import Employee
 from checkin.directory.store import EmployeeRow, bump_directory_version
 from checkin.errors import DirectoryImportError
 
@@ -88,6 +89,11 @@ class EmployeeRecord:
             setattr(row, name, value)
         row.updated_at = utcnow()
 
+    def to_employee(self) -> Employee:
+        """The value the resolver and tools use (for a directory read straight from a file)."""
+        return Employee(id=self.id, aliases=tuple(self.aliases),
+                        **{k: v for k, v in self._values().items() if k != "aliases"})
+
     def _values(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__ if name != "id"}
 
@@ -118,6 +124,11 @@ def read_directory_file(path: Path) -> list[EmployeeRecord]:
     else:
         rows = list(_csv_rows(text))
     return _validate(rows)
+
+
+def read_employees(path: Path) -> list[Employee]:
+    """The people of a directory file, validated as an import would (nothing is written)."""
+    return [r.to_employee() for r in read_directory_file(path)]
 
 
 # --- reading --------------------------------------------------------------------------------

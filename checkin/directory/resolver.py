@@ -141,7 +141,7 @@ class NameResolver:
     # ------------------------------------------------------------------ lookup
     def _resolve(self, text: str, allowed: set[int] | None, among: bool = False) -> Resolution:
         tokens = parse_name_query(text)[0][-MAX_TOKENS:]
-        cands = self._readings(text, allowed)
+        cands = rank(self._readings(text, allowed))  # decide() re-ranks a ranked list cheaply
         status, ranked = decide(cands, stray=self._stray(tokens, cands),
                                 spelled=among or has_spelling(text))
         matches = tuple(Match(self._employees[c.index], round(c.final, 4)) for c in ranked)
@@ -165,10 +165,9 @@ class NameResolver:
         "Joshua Fisher" read as Joshua Fauser while Mark Fisher exists is more likely a person
         who is not here than a mishearing.
         """
-        ranked = rank(cands)
-        if not ranked:
+        if not cands:
             return False
-        best = ranked[0]
+        best = rank(cands)[0]
         kept = {h for h, p in zip(best.heard, best.parts, strict=True) if h == p}
         return any(t not in kept and self._parts.has(t) for t in tokens)
 
@@ -237,11 +236,11 @@ class NameResolver:
             for part, sim in hits.items():
                 # a reading that leaves tokens unexplained only supplies near misses
                 limit = MAX_POSTINGS if j - i == n else FEW_POSTINGS
-                parts, heard = (part.removeprefix(PARTIAL),), ("".join(tokens[i:j]),)
+                one, heard_as = (part.removeprefix(PARTIAL),), ("".join(tokens[i:j]),)
                 for role in (FIRST, LAST):
                     role_sim = sim - HONORIFIC_FIRST_COST * (surname_first and role == FIRST)
                     for idx in self._postings[role].get(part, ())[:limit]:
-                        offer(idx, role_sim, (role_sim,), j - i, parts, heard)
+                        offer(idx, role_sim, (role_sim,), j - i, one, heard_as)
         self._score_squashed(tokens, best, allowed)
         return list(best.values())
 

@@ -46,7 +46,7 @@ _retry_after: contextvars.ContextVar[str | None] = contextvars.ContextVar("twili
                                                                          default=None)
 
 
-class _HttpClient(AsyncTwilioHttpClient):
+class _HttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]  # twilio is untyped
     """Keeps the last ``Retry-After``, which TwilioRestException does not carry."""
 
     async def request(self, *args: Any, **kwargs: Any) -> Response:

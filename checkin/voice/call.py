@@ -150,10 +150,11 @@ class PhoneCall:
         self._control = control
         self.settings = settings or CallSettings()
         self.stats = CallStats(call_id=uuid.uuid4().hex[:12])
-        # Caller audio for the recogniser: 50 x 20 ms = 1 s. When full the recogniser is more
-        # than a second behind; the newest frame is dropped (and counted) rather than blocking
-        # the socket reader, which must keep reading marks and stop.
-        self._audio: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=50)
+        # Caller audio for the recogniser: 500 x 20 ms = 10 s (320 KB). The offline recogniser
+        # stops reading while it decodes a turn (~0.5 s), so this must hold a few seconds. When
+        # full the recogniser is hopelessly behind: the newest frame is dropped (and counted)
+        # rather than blocking the socket reader, which must keep reading marks and stop.
+        self._audio: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=500)
         # Conductor inbox: at most a few events arrive between two turns; 64 is generous and a
         # full inbox means the conductor is stuck, so the reader waits (backpressure).
         self._inbox: asyncio.Queue[_Item] = asyncio.Queue(maxsize=64)

@@ -14,8 +14,10 @@ from checkin.delivery import OutboxDispatcher
 from checkin.directory.model import Employee
 from checkin.directory.service import Directory
 from checkin.llm.rules import RulesLanguageModel
+from checkin.llm.usage import VisitUsage
 from checkin.printer import PdfBadgePrinter
 from checkin.providers import LanguageModel, Notifier
+from checkin.states import Session
 from checkin.tools.base import ToolContext
 from checkin.tools.registry import default_registry
 from checkin.visits import create_visit
@@ -44,7 +46,8 @@ def employees() -> list[Employee]:
 
 async def conversation(
     sessions: async_sessionmaker[AsyncSession], tmp_path: Path, notifier: Notifier,
-    *, model: LanguageModel | None = None,
+    *, model: LanguageModel | None = None, fallback: LanguageModel | None = None,
+    usage: VisitUsage | None = None, session: Session | None = None,
 ) -> Conversation:
     """A chat visit on the offline stack, with ``notifier`` behind the outbox."""
     directory = Directory(employees())
@@ -57,4 +60,5 @@ async def conversation(
         calendar=None, now=lambda: NOW, tz=ZoneInfo("America/New_York"), site_name="Example",
     )
     model = model or RulesLanguageModel(company="Example", departments=directory)
-    return Conversation(model=model, registry=default_registry(), ctx=ctx)
+    return Conversation(model=model, registry=default_registry(), ctx=ctx, fallback=fallback,
+                        usage=usage, session=session)
