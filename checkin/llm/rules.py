@@ -167,6 +167,8 @@ class RulesLanguageModel:
             await self._disambiguating(t, text)
         elif state is S.COLLECT_VISITOR_INFO:
             await self._collecting(t, text)
+        elif state is S.NOTIFY_HOST:  # taking over from a model that failed mid-check-in
+            await self._check_in(t)
         else:
             await self._identifying(t, text)
 
@@ -523,7 +525,8 @@ class RulesLanguageModel:
         s = t.s
         host = s.confirmed_host
         assert host is not None  # COLLECT_VISITOR_INFO is only reached with a confirmed host
-        t.turn.report(E.VISITOR_INFO_COMPLETED)
+        if s.state is S.COLLECT_VISITOR_INFO:
+            t.turn.report(E.VISITOR_INFO_COMPLETED)
         label = _label(s)
         args: dict[str, Any] = {"employee_id": host.employee_id, "visitor_name": label,
                                 "party_size": s.party_size, "delivery": s.is_delivery}
@@ -531,8 +534,9 @@ class RulesLanguageModel:
             args["company"] = s.company
         if s.purpose:
             args["purpose"] = s.purpose
-        result = await t.tool("notify_host", **args)
-        if not result.ok:
+        # Already notified when a failed model got that far: never a second notification.
+        result = await t.tool("notify_host", **args) if not s.notified else None
+        if result is not None and not result.ok:
             await self._transfer(t, "notify_failed", "notify_failed", host=host.name)
             return
         first = host.name.split()[0]
@@ -543,6 +547,9 @@ class RulesLanguageModel:
         printed = 0
         people = (list(s.party_names) or [s.visitor_name or ""])[: max(1, s.party_size)]
         for person in people:
+            if u.fold(person) in {u.fold(b) for b in s.badges}:
+                printed += 1  # printed before a failed model handed the visit over
+                continue
             badge = await t.tool("print_badge", visitor_name=person, host_name=host.name)
             printed += badge.ok
         t.turn.report(E.CHECKIN_COMPLETED)

@@ -35,6 +35,11 @@ class RetryingPrinter:
         self.status = status if status is not None else ProviderStatus()
         self._retry_delay_s = retry_delay_s
 
+    @property
+    def inner(self) -> BadgePrinter:
+        """The wrapped printer."""
+        return self._inner
+
     async def print_badge(self, badge: Badge) -> PrintReceipt:
         """Print, retrying once; raise the last ``ProviderError`` when both attempts fail."""
         try:

@@ -384,3 +384,60 @@ async def test_health_shows_the_printers_last_error_code(tmp_path: Path) -> None
     assert before["last_error_code"] is None and before["last_success_at"] is None
     assert after["status"] == "failing" and after["last_error_code"] == "printer-unreachable"
     assert after["consecutive_failures"] == 1 and after["last_error_at"]
+
+
+# --- configured per lobby -------------------------------------------------------------------
+
+
+def _settings(tmp_path: Path, yaml_text: str):  # -> Settings
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml_text, encoding="utf-8")
+    return load_settings(config, {})
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "expected"),
+    [
+        ("providers: {printer: pdf}\n", "PdfBadgePrinter"),
+        ("providers: {printer: zpl}\nprinter: {host: 192.0.2.10, dpi: 300}\n", "ZplBadgePrinter"),
+        ("providers: {printer: brother}\nprinter: {device: /dev/usb/lp0, label: 62x29}\n",
+         "BrotherQlBadgePrinter"),
+        ("providers: {printer: cups}\nprinter: {queue: lobby, lp_options: [fit-to-page]}\n",
+         "CupsBadgePrinter"),
+    ],
+)
+def test_each_printer_kind_is_built_from_config_and_wrapped_to_retry(
+    tmp_path: Path, yaml_text: str, expected: str
+) -> None:
+    from checkin.runtime import _printer
+
+    printer = _printer(_settings(tmp_path, yaml_text))
+
+    assert isinstance(printer, RetryingPrinter)
+    assert type(printer.inner).__name__ == expected
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "message"),
+    [
+        ("providers: {printer: zpl}\n", "printer.host"),
+        ("providers: {printer: cups}\n", "printer.queue"),
+        ("providers: {printer: brother}\nprinter: {host: 192.0.2.10, model: QL-9}\n", "model"),
+        ("providers: {printer: brother}\n", "exactly one of host or device"),
+    ],
+)
+def test_a_printer_missing_its_settings_stops_start_up(
+    tmp_path: Path, yaml_text: str, message: str
+) -> None:
+    from checkin.errors import ConfigError
+    from checkin.runtime import _printer
+
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        _printer(_settings(tmp_path, yaml_text))
+
+
+def test_a_typo_in_the_printer_section_stops_start_up(tmp_path: Path) -> None:
+    from checkin.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="printer.hots: unknown key"):
+        _settings(tmp_path, "printer: {hots: 192.0.2.10}\n")

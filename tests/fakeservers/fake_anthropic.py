@@ -89,10 +89,10 @@ def say(*texts: str) -> Reply:
     return Reply([Text(t) for t in texts])
 
 
-def call(name: str, text: str = "", **tool_input: Any) -> Reply:
+def call(tool: str, text: str = "", /, **tool_input: Any) -> Reply:
     """A reply that (optionally says something and) calls one tool."""
     blocks: list[Text | ToolUse] = [Text(text)] if text else []
-    return Reply([*blocks, ToolUse(name, tool_input)])
+    return Reply([*blocks, ToolUse(tool, tool_input)])
 
 
 @dataclass
