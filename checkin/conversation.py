@@ -41,8 +41,9 @@ from checkin.visits import Visit, add_event
 
 log = structlog.get_logger(__name__)
 
-# Not before a digit: "555. 0138" must reach the redactor as one piece.
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?!\d)")
+# Not after or before a digit: "555. 0138" must reach the redactor as one piece, also when
+# the stream's chunk ends right after "555. ".
+_SENTENCE_END = re.compile(r"(?<=[.!?])(?<!\d[.!?])\s+(?!\d)")
 _PHONE_LIKE = re.compile(r"\+?\d[\d\s().-]{5,}\d")
 
 

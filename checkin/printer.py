@@ -91,6 +91,10 @@ class PdfBadgePrinter:
     def _write(self, badge: Badge) -> Path:
         try:
             pdf = render_badge(badge)
+        except Exception as exc:  # reportlab raises assorted types; the tool needs ProviderError
+            log.warning("badge_print_failed", error_type=type(exc).__name__)
+            raise ProviderUnavailable("printer", code="printer-failed") from None
+        try:
             self._folder.mkdir(parents=True, exist_ok=True)
             stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", badge.visit_id).strip("._") or "visit"
             for n in range(1, 10_000):  # a reprint gets the next number, never overwrites

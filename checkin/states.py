@@ -47,6 +47,7 @@ class Event(StrEnum):
     COMPANY_GIVEN = "company_given"
     PURPOSE_GIVEN = "purpose_given"
     DELIVERY_ANNOUNCED = "delivery_announced"
+    PARTY_SIZE_GIVEN = "party_size_given"
     LANGUAGE_CHANGED = "language_changed"
     VISITOR_INFO_COMPLETED = "visitor_info_completed"
     HOST_NOTIFIED = "host_notified"
@@ -88,6 +89,7 @@ _HOST_SEARCH: dict[Event, CheckInState | None] = {
 # Brightwater and I'm here to see...").
 _VISITOR_FACTS: dict[Event, CheckInState | None] = {
     E.DELIVERY_ANNOUNCED: None,
+    E.PARTY_SIZE_GIVEN: None,
     E.LANGUAGE_CHANGED: None,
     E.VISITOR_NAMED: None,
     E.COMPANY_GIVEN: None,
@@ -266,6 +268,10 @@ def _record(s: Session, event: Event, facts: Mapping[str, object]) -> None:
             s.party_size = max(s.party_size, len(s.party_names))
     elif event is E.DELIVERY_ANNOUNCED:
         s.is_delivery = True
+    elif event is E.PARTY_SIZE_GIVEN:
+        size = facts.get("size")
+        if isinstance(size, int) and 1 <= size <= 20:
+            s.party_size = max(size, len(s.party_names))
     elif event is E.LANGUAGE_CHANGED:
         s.language = str(facts["language"])
     elif event is E.COMPANY_GIVEN:
@@ -314,7 +320,7 @@ def allowed_tools(s: Session) -> frozenset[str]:
 # found, who was notified, which badge printed) can only come from a tool that ran.
 MODEL_EVENTS: frozenset[Event] = frozenset({
     E.VISITOR_SPOKE, E.MISUNDERSTOOD, E.HOST_CONFIRMED, E.HOST_REJECTED, E.VISITOR_NAMED,
-    E.COMPANY_GIVEN, E.PURPOSE_GIVEN, E.DELIVERY_ANNOUNCED, E.LANGUAGE_CHANGED,
+    E.COMPANY_GIVEN, E.PURPOSE_GIVEN, E.DELIVERY_ANNOUNCED, E.PARTY_SIZE_GIVEN, E.LANGUAGE_CHANGED,
     E.VISITOR_INFO_COMPLETED, E.CHECKIN_COMPLETED, E.VISITOR_LEFT, E.SILENCE_TIMED_OUT,
     E.SILENCE_LIMIT_REACHED,
 })

@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, select
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -139,6 +139,24 @@ async def list_visits(
     if since is not None:
         query = query.where(Visit.started_at >= since)
     return list((await session.scalars(query)).all())
+
+
+async def llm_usage_totals(
+    *, session: AsyncSession, since: datetime | None = None
+) -> dict[str, Any]:
+    """Language-model usage summed over visits (started at or after ``since``)."""
+    query = select(
+        func.count(Visit.id).filter(Visit.llm_requests > 0),
+        func.coalesce(func.sum(Visit.llm_requests), 0),
+        func.coalesce(func.sum(Visit.llm_input_tokens), 0),
+        func.coalesce(func.sum(Visit.llm_output_tokens), 0),
+        func.coalesce(func.sum(Visit.llm_cost_usd_micros), 0),
+    )
+    if since is not None:
+        query = query.where(Visit.started_at >= since)
+    visits, requests, tokens_in, tokens_out, micros = (await session.execute(query)).one()
+    return {"visits": int(visits), "requests": int(requests), "input_tokens": int(tokens_in),
+            "output_tokens": int(tokens_out), "cost_usd": round(int(micros) / 1_000_000, 6)}
 
 
 def add_notification(

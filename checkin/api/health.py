@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import text
 
 from checkin import __version__
+from checkin.visits import llm_usage_totals
 
 router = APIRouter()
 
@@ -40,5 +42,22 @@ async def health(request: Request, response: Response) -> dict[str, Any]:
     printer_status = getattr(runtime, "printer_status", None)
     if printer_status is not None:  # ok | failing, last success and last error code (no names)
         providers["printer"].update(printer_status.snapshot())
-    return {"status": "ok" if database["status"] == "ok" else "degraded", "version": __version__,
+    claude = getattr(runtime, "claude", None)
+    if claude is not None:  # model and circuit breaker; an open breaker means "rules answer"
+        providers["llm"].update(claude.health())
+        if providers["llm"]["breaker"]["state"] != "closed":
+            providers["llm"]["status"] = "fallback"
+    body = {"status": "ok" if database["status"] == "ok" else "degraded", "version": __version__,
             "database": database, "providers": providers}
+    if database["status"] == "ok":
+        body["llm_usage"] = await _llm_usage(runtime)
+    return body
+
+
+async def _llm_usage(runtime: Any) -> dict[str, Any]:
+    """Tokens and cost summed over today's visits (site time) and all retained visits."""
+    now: datetime = runtime.clock().astimezone(runtime.settings.tz)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    async with runtime.sessions() as db:
+        return {"today": await llm_usage_totals(session=db, since=midnight.astimezone(UTC)),
+                "retained": await llm_usage_totals(session=db)}

@@ -87,7 +87,9 @@ def offered(session: Session, languages: Sequence[str]) -> list[ToolSpec]:
         out.append(CONFIRM_HOST)
     if _legal(s, E.HOST_REJECTED):
         out.append(REJECT_HOST)
-    if _legal(s, E.VISITOR_NAMED):
+    if _legal(s, E.VISITOR_NAMED) and s.notified == 0:
+        # After the notification the party is what the host was told: no names added later
+        # (badges can only carry names known by then).
         out.append(RECORD_VISITOR)
     if _legal(s, E.LANGUAGE_CHANGED) and len(languages) > 1:
         out.append(SET_LANGUAGE)

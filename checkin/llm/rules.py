@@ -396,6 +396,10 @@ class RulesLanguageModel:
             if confirmed is not None and status == "found":
                 t.turn.report(E.HOST_CONFIRMED, host=confirmed)
         if t.s.visitor_name and self._correction(t, f):
+            # The correction took the turn the visitor would have used to answer; ask again.
+            for slot, known in (("company", t.s.company), ("purpose", t.s.purpose)):
+                if known is None and self._m.asked_count.get(slot) == 1:
+                    self._m.asked_count[slot] = 0
             await self._next_step(t)
             return
         self._record_info(t, parsed, positional=self._positional_slots(), raw=text)
@@ -440,7 +444,8 @@ class RulesLanguageModel:
                                          parsed.company, parsed.purpose)
         if raw is not None and positional:
             name, party, company, purpose = self._positional(
-                raw, positional, name, party, company, purpose)
+                raw, positional, name, party, company, purpose,
+                party_size=max(parsed.party_size or 1, t.s.party_size))
         if company and self._departments and self._departments.departments_in(company):
             company = None
         if name:
@@ -448,45 +453,52 @@ class RulesLanguageModel:
             size = max(parsed.party_size or 1, len(members), t.s.party_size)
             t.turn.report(E.VISITOR_NAMED, name=name, party=members if len(members) > 1 else [],
                           party_size=size)
-        elif parsed.party_size and parsed.party_size > 1:
-            if t.s.visitor_name:
-                t.turn.report(E.VISITOR_NAMED, name=t.s.visitor_name,
-                              party_size=parsed.party_size)
-            else:
-                self._m.asked_count.setdefault("party_size_hint", parsed.party_size)
+        elif parsed.party_size and parsed.party_size > t.s.party_size:
+            t.turn.report(E.PARTY_SIZE_GIVEN, size=parsed.party_size)
         if company and not t.s.company:
             t.turn.report(E.COMPANY_GIVEN, company=_title(company))
         if purpose and not t.s.purpose:
             t.turn.report(E.PURPOSE_GIVEN, purpose=purpose)
 
     def _positional(self, raw: str, slots: tuple[str, ...], name: str | None, party: list[str],
-                    company: str | None, purpose: str | None
+                    company: str | None, purpose: str | None, *, party_size: int = 1
                     ) -> tuple[str | None, list[str], str | None, str | None]:
-        """Answers to "your name, company and reason?" arrive in that order, comma-separated."""
+        """Answers to "your name, company and reason?" arrive in that order, comma-separated.
+
+        Parts that already gave a fact through a cue ("my name is ...", "from ...") are not
+        handed out again; while a group's names are still missing, name-like parts are names.
+        """
         parts = [p.strip() for p in u.fold(raw).split(",") if p.strip()]
+        cued = [u.fold(x) for x in (name, company, purpose) if x]
         pending = [s for s in slots if not {"name": name, "company": company,
                                             "purpose": purpose}[s]]
         for part in parts:
             if re.search(r"\b(with me|and)\b", part) and "name" not in pending and name:
-                extra = u.names_list(re.sub(r"^.*\bwith me (are|is)?\b", "", part))
+                extra = u.names_list(re.sub(r"^.*\bwith me (are|is)?\b", "", u.list_only(part)))
                 party.extend(p for p in extra if p not in party)
+                continue
+            if any(c and c in part for c in cued):
+                continue
+            known = len({u.fold(n) for n in [*(name and [name] or []), *party]})
+            if name and "name" in slots and known < party_size and u.name_like(part):
+                party.extend(n for n in u.names_list(part) if n not in party)
                 continue
             if not pending:
                 break
-            slot = pending[0]
+            slot = pending.pop(0)
             if slot == "name":
                 found = u.self_name(part) or u.name_like(part)
                 if found is None:
+                    pending.insert(0, slot)
                     continue
-                names = u.names_list(part)
                 name = found
-                party.extend(n for n in names if u.fold(n) != u.fold(found) and n not in party)
+                party.extend(n for n in u.names_list(part)
+                             if u.fold(n) != u.fold(found) and n not in party)
             elif slot == "company":
                 cleaned = re.sub(r"^(im |i am |were |we are )?(with|from|de|at|for) ", "", part)
                 company = "" if NO_COMPANY.search(cleaned) else u.cut_company(cleaned)
             else:
                 purpose = re.sub(r"^(its|it is|im here for|here for|tengo|for) ", "", part)
-            pending.pop(0)
         return name, party, company, purpose
 
     # -- the end of the check-in ---------------------------------------------------------------
@@ -494,7 +506,7 @@ class RulesLanguageModel:
     async def _next_step(self, t: _Turn) -> None:
         s = t.s
         asked = self._m.asked_count
-        group = s.party_size > max(1, len(s.party_names)) or asked.get("party_size_hint", 0) > 1
+        group = s.party_size > max(1, len(s.party_names))
         if not s.visitor_name:
             if asked.get("name", 0) >= 3:
                 await self._transfer(t, "not_understood", "not_understood_transfer")

@@ -273,11 +273,11 @@ def party_of(f: str) -> tuple[int | None, list[str]]:
     w = re.search(r"\bwith me (?:are|is|its|were)?\s*(.*)$", f) or re.search(
         r"\b(?:and )?(?:my colleagues?|my coworkers?|my team ?mates?) (?:are |is )?(.*)$", f)
     if w:
-        others = names_list(_list_only(w.group(1)))
+        others = names_list(list_only(w.group(1)))
     return size, others
 
 
-def _list_only(segment: str) -> str:
+def list_only(segment: str) -> str:
     """A list of names ends at the first comma after its "and" ("a and b, acme" -> "a and b")."""
     joined = re.search(r"\band\b|\by\b", segment)
     start = joined.end() if joined else 0

@@ -12,6 +12,7 @@ with phone numbers) is silenced. Imports: providers, errors.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextvars
 import logging
 import re
@@ -47,10 +48,19 @@ _retry_after: contextvars.ContextVar[str | None] = contextvars.ContextVar("twili
 
 
 class _HttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]  # twilio is untyped
-    """Keeps the last ``Retry-After``, which TwilioRestException does not carry."""
+    """Keeps the last ``Retry-After``, which TwilioRestException does not carry.
 
-    async def request(self, *args: Any, **kwargs: Any) -> Response:
-        response = await super().request(*args, **kwargs)
+    It also sends Basic auth as a header: the SDK's ``auth=`` path is deprecated in aiohttp.
+    """
+
+    async def request(self, method: str, url: str, params: Any = None, data: Any = None,
+                      headers: dict[str, str] | None = None, auth: Any = None,
+                      **kwargs: Any) -> Response:
+        if auth is not None:
+            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+            headers = {**(headers or {}), "Authorization": f"Basic {token}"}
+        response = await super().request(method, url, params=params, data=data,
+                                         headers=headers, auth=None, **kwargs)
         headers = response.headers or {}
         _retry_after.set(headers.get("Retry-After") if hasattr(headers, "get") else None)
         return response

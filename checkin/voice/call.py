@@ -18,9 +18,9 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import aclosing, suppress
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import structlog
 
@@ -280,7 +280,7 @@ class PhoneCall:
 
     async def _listen(self) -> None:
         try:
-            async with aclosing(self._stt.transcripts(self._caller_audio())) as events:
+            async with _closing(self._stt.transcripts(self._caller_audio())) as events:
                 async for event in events:
                     await self._inbox.put(_item(event))
         except ProviderError as err:
@@ -308,8 +308,8 @@ class PhoneCall:
                 await self._barge_in(dialogue)
             elif kind == "utterance":
                 caller_speaking = False
-                await self._on_utterance(dialogue, item[1])
-            elif kind == "dtmf" and item[1] == "0":
+                await self._on_utterance(dialogue, item[1] if item else "")
+            elif kind == "dtmf" and item and item[1] == "0":
                 await self._barge_in(dialogue)
                 self._unheard = []
                 self._start_reply(dialogue, self.settings.operator_request)
@@ -414,7 +414,7 @@ class PhoneCall:
     async def _write(self, dialogue: Dialogue, utterance: str | None, silence_s: float,
                      out: asyncio.Queue[str | None]) -> None:
         try:
-            async with aclosing(dialogue.replies(utterance, silence_s=silence_s)) as stream:
+            async with _closing(dialogue.replies(utterance, silence_s=silence_s)) as stream:
                 async for sentence in stream:
                     await out.put(sentence)
         finally:
@@ -484,6 +484,20 @@ class PhoneCall:
         with suppress(ProviderError):
             await speaker.say(self._tts.speech(_one(text)), "transfer-fallback")
         await speaker.played(self.settings.played_timeout_s)
+
+
+T = TypeVar("T")
+
+
+@asynccontextmanager
+async def _closing(stream: AsyncIterator[T]) -> AsyncIterator[AsyncIterator[T]]:
+    """Close an async generator when the block ends, so its ``finally`` runs now, not at GC."""
+    try:
+        yield stream
+    finally:
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 def _item(event: SpeechEvent) -> _Item:

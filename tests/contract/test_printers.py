@@ -356,7 +356,9 @@ async def test_a_dead_printer_is_tried_twice_then_reported_in_logs_and_status() 
     assert printer.status.snapshot()["status"] == "failing"
 
 
-async def test_health_shows_the_printers_last_error_code(tmp_path: Path) -> None:
+async def test_health_shows_the_printers_last_error_code(
+    tmp_path: Path, database_url: str
+) -> None:
     from checkin.app import create_app
     from checkin.runtime import build_runtime
 
@@ -367,7 +369,7 @@ async def test_health_shows_the_printers_last_error_code(tmp_path: Path) -> None
         "  retry_delay_s: 0\n",
         encoding="utf-8",
     )
-    settings = load_settings(config, {"CHECKIN_DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite"})
+    settings = load_settings(config, {"CHECKIN_DATABASE_URL": database_url})  # migrated
     runtime = build_runtime(settings)
     try:
         app = create_app(runtime, background_jobs=False)

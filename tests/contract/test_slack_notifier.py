@@ -6,7 +6,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from checkin.errors import ProviderRateLimited, ProviderRejected, ProviderTimeout, ProviderUnavailable
+from checkin.errors import (
+    ProviderRateLimited,
+    ProviderRejected,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
 from checkin.notify.chain import RetryingNotifier
 from checkin.notify.slack import SlackNotifier
 from checkin.providers import HostNote, HostRef

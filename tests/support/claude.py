@@ -17,6 +17,7 @@ from checkin.llm.rules_first import RulesFirstLanguageModel
 from checkin.llm.usage import Prices, VisitUsage
 from checkin.providers import LanguageModel, Notifier
 from checkin.states import Session
+from checkin.tools.registry import ToolRegistry
 from tests.fakeservers.fake_anthropic import FakeAnthropic
 from tests.support.doubles import RecordingNotifier
 from tests.support.factories import conversation, employees
@@ -52,7 +53,7 @@ async def claude_visit(
     sessions: async_sessionmaker[AsyncSession], tmp_path: Path, fake: FakeAnthropic, *,
     breaker: CircuitBreaker | None = None, options: ClaudeOptions = FAST,
     rules_first: bool = False, session: Session | None = None, fallback: bool = True,
-    notifier: Notifier | None = None,
+    notifier: Notifier | None = None, registry: ToolRegistry | None = None,
 ) -> ClaudeVisit:
     """A chat visit on the offline stack whose receptionist is Claude behind ``fake``."""
     breaker = breaker or CircuitBreaker(failure_threshold=3, cooldown_s=60)
@@ -70,5 +71,5 @@ async def claude_visit(
     recording = notifier if isinstance(notifier, RecordingNotifier) else RecordingNotifier()
     conv = await conversation(sessions, tmp_path, notifier or recording, model=model,
                               fallback=rules if fallback else None, usage=usage,
-                              session=session)
+                              session=session, registry=registry)
     return ClaudeVisit(conv, claude, rules, usage, breaker, recording)

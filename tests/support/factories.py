@@ -19,7 +19,7 @@ from checkin.printer import PdfBadgePrinter
 from checkin.providers import LanguageModel, Notifier
 from checkin.states import Session
 from checkin.tools.base import ToolContext
-from checkin.tools.registry import default_registry
+from checkin.tools.registry import ToolRegistry, default_registry
 from checkin.visits import create_visit
 
 NOW = datetime(2026, 3, 18, 14, 50, tzinfo=UTC)
@@ -48,6 +48,7 @@ async def conversation(
     sessions: async_sessionmaker[AsyncSession], tmp_path: Path, notifier: Notifier,
     *, model: LanguageModel | None = None, fallback: LanguageModel | None = None,
     usage: VisitUsage | None = None, session: Session | None = None,
+    registry: ToolRegistry | None = None,
 ) -> Conversation:
     """A chat visit on the offline stack, with ``notifier`` behind the outbox."""
     directory = Directory(employees())
@@ -60,5 +61,5 @@ async def conversation(
         calendar=None, now=lambda: NOW, tz=ZoneInfo("America/New_York"), site_name="Example",
     )
     model = model or RulesLanguageModel(company="Example", departments=directory)
-    return Conversation(model=model, registry=default_registry(), ctx=ctx, fallback=fallback,
-                        usage=usage, session=session)
+    return Conversation(model=model, registry=registry or default_registry(), ctx=ctx,
+                        fallback=fallback, usage=usage, session=session)

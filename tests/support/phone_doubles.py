@@ -79,10 +79,10 @@ class MemorySocket:
     def events(self, kind: str) -> list[dict[str, Any]]:
         return [m for m in self.sent if m["event"] == kind]
 
-    async def wait_for(self, predicate: Any, timeout: float = 3.0) -> None:
+    async def wait_for(self, predicate: Any, limit_s: float = 3.0) -> None:
         # Woken by every frame sent; also re-checked every 20 ms, because some conditions
         # (a generator's finally) change without a frame.
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(limit_s):
             while not predicate():
                 self._changed.clear()
                 with contextlib.suppress(TimeoutError):

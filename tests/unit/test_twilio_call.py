@@ -63,8 +63,8 @@ class Rig:
             self.socket.push({"event": "stop", "streamSid": SID, "stop": {"callSid": CALL}})
         await asyncio.wait_for(self.task, timeout=5)
 
-    async def until(self, predicate: Callable[[], bool], timeout: float = 3.0) -> None:
-        await self.socket.wait_for(predicate, timeout)
+    async def until(self, predicate: Callable[[], bool], limit_s: float = 3.0) -> None:
+        await self.socket.wait_for(predicate, limit_s)
 
     def marks(self) -> int:
         return len(self.socket.events("mark"))
@@ -108,10 +108,12 @@ async def test_barge_in_clears_twilio_and_cancels_reply_and_synthesis() -> None:
         await rig.until(lambda: tts.started >= 2 and len(rig.socket.events("media")) > 280)
         rig.stt.speech()  # the caller talks over the bot
         await rig.until(lambda: rig.socket.events("clear"))
-        await rig.until(lambda: rig.dialogue.streams_finished == 1)
+        # The barge-in is over once the reply task has unwound (bounded wait, no sleep).
+        await rig.until(lambda: not [n for n in leftover_tasks()
+                                     if n.startswith(("call-reply", "reply-"))])
         assert rig.call.stats.barge_ins == 1
-        assert tts.finished == tts.started  # every synthesis stream reached its finally
-        assert not [n for n in leftover_tasks() if n.startswith(("call-reply", "reply-"))]
+        assert rig.dialogue.streams_finished == 1  # the dialogue stream reached its finally
+        assert tts.finished == tts.started  # and so did every synthesis stream
         sent = len(rig.socket.sent)
         await asyncio.sleep(0.1)  # nothing more may be sent for the cancelled reply
         assert len(rig.socket.sent) == sent
@@ -146,7 +148,7 @@ async def test_a_slow_turn_gets_one_filler_phrase_first() -> None:
 
 async def test_silence_after_the_bot_stops_asks_the_dialogue_again() -> None:
     async with Rig(ScriptedDialogue([Turn(["Are you still there?"])]), silence_s=0.2) as rig:
-        await rig.until(lambda: bool(rig.dialogue.heard), timeout=3)
+        await rig.until(lambda: bool(rig.dialogue.heard), limit_s=3)
         assert rig.dialogue.heard[0] == (None, 0.2)
         await rig.until(lambda: rig.marks() >= 2)
 

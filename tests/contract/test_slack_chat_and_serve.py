@@ -1,0 +1,118 @@
+"""``checkin chat`` checks a visitor in while ``checkin serve`` runs on the same database.
+
+With ``CHECKIN_NOTIFIER=slack`` both processes can deliver the outbox row: the chat right
+away, the service's worker when the chat's attempt failed. Either way Slack gets exactly one
+message, and the host's button press, received by the service, lands on the chat's visit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections import Counter
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from checkin.visits import Notification, VisitEvent
+from tests.fakeservers.fake_slack import FakeSlack, block_actions, signed
+from tests.fakeservers.notify_stack import notify_env
+
+pytestmark = pytest.mark.contract
+
+DIRECTORY = """id,first_name,last_name,department,title,email,phone,slack_id,active,aliases
+E1,Priya,Patel,Engineering,Staff Engineer,priya.patel@example.test,+1-555-0101,UE1,true,
+E3,Marcus,Oyelaran,Finance,Controller,marcus@example.test,+1-555-0103,UE3,true,
+"""
+VISITOR = ["hi, I'm here to see Priya Patel", "yes", "Nathan Ellison",
+           "Vertex Dynamics, a design review"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def wait_for_health(base: str, proc: subprocess.Popen[bytes]) -> None:
+    async with httpx.AsyncClient(base_url=base, timeout=1) as client:
+        for _ in range(200):
+            if proc.poll() is not None:
+                raise AssertionError(f"checkin serve exited: {proc.stderr.read().decode()[-800:]}")
+            try:
+                if (await client.get("/health")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError("checkin serve did not come up")
+
+
+async def outbox(sessions) -> list[Notification]:
+    async with sessions() as db:
+        return list((await db.scalars(select(Notification))).all())
+
+
+@pytest.mark.parametrize("who_delivers", ["chat", "serve"])
+async def test_a_chat_check_in_is_delivered_once_while_serve_runs(
+        sessions, database_url, tmp_path, who_delivers):
+    directory = tmp_path / "directory.csv"
+    directory.write_text(DIRECTORY, encoding="utf-8")
+    with FakeSlack() as slack:
+        env = {**os.environ, **notify_env(
+            database_url, tmp_path, slack=slack,
+            config="notify:\n  poll_s: 0.1\n  retry_initial_s: 0.3\n")}
+        port = free_port()
+        serve = subprocess.Popen([sys.executable, "-m", "checkin", "serve", "--port", str(port)],
+                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            await wait_for_health(f"http://127.0.0.1:{port}", serve)
+            if who_delivers == "serve":  # the chat's tries (3, inline) all fail
+                slack.fail_next("chat.postMessage", 500, times=3)
+            lines = "".join(json.dumps({"say": s}) + "\n" for s in VISITOR)
+            chat = await asyncio.to_thread(
+                subprocess.run, [sys.executable, "-m", "checkin", "chat", "--jsonl",
+                                 "--directory", str(directory)],
+                input=lines.encode(), env=env, capture_output=True, timeout=60)
+            assert chat.returncode == 0, chat.stderr.decode()[-800:]
+            last = json.loads(chat.stdout.decode().strip().splitlines()[-1])
+            assert last["done"] and last["state"] == "COMPLETE"
+
+            for _ in range(100):  # the service's worker polls every 0.1 s
+                rows = await outbox(sessions)
+                if rows and all(r.status == "delivered" for r in rows
+                                if r.payload.get("kind", "host") == "host"):
+                    break
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(0.5)  # five more polls: time enough for a double send to show
+            (row,) = [r for r in await outbox(sessions) if r.payload.get("kind", "host") == "host"]
+            sent = Counter(m["metadata"]["event_payload"]["notification_id"]
+                           for m in slack.posted())
+            assert sent == Counter({row.id: 1})
+            assert row.status == "delivered"
+            assert row.attempts == (1 if who_delivers == "chat" else 2)
+
+            # Sarah presses "On my way": the service records it on the chat's visit.
+            body, headers = signed(block_actions(notification_id=row.id,
+                                                 action_id="checkin_coming"))
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+                response = await client.post("/slack/interactions", content=body,
+                                             headers=headers)
+            assert response.status_code == 200
+            async with sessions() as db:
+                answered = (await db.scalars(select(VisitEvent).where(
+                    VisitEvent.visit_id == row.visit_id,
+                    VisitEvent.kind == "host_replied"))).all()
+            assert [e.data["answer"] for e in answered] == ["coming"]
+        finally:
+            serve.terminate()
+            try:
+                serve.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                serve.kill()
+                serve.wait()

@@ -1,0 +1,122 @@
+"""``POST /slack/interactions`` under uvicorn: signatures, a fast ack, the answer, chat.update."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from checkin.app import create_app
+from checkin.runtime import build_runtime
+from checkin.visits import VisitEvent
+from tests.e2e.test_serve import serving
+from tests.fakeservers._threaded import wait_until
+from tests.fakeservers.fake_slack import FakeSlack, block_actions, signed
+from tests.fakeservers.notify_stack import notify_settings, queue_notification
+
+pytestmark = pytest.mark.contract
+
+
+@pytest.fixture
+def slack():
+    with FakeSlack() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def service(database_url, tmp_path, slack):
+    runtime = build_runtime(notify_settings(database_url, tmp_path, slack=slack))
+    async with runtime.engine.begin() as conn:  # this module's database is shared: empty it
+        from checkin.db import Base
+
+        for table in reversed(Base.metadata.sorted_tables):
+            await conn.execute(table.delete())
+    app = create_app(runtime, background_jobs=False)
+    async with serving(app) as base, httpx.AsyncClient(base_url=base, timeout=10) as client:
+        yield runtime, client
+
+
+async def sent_to_sarah(runtime, slack) -> tuple[str, str, dict]:
+    visit_id, nid = await queue_notification(runtime.sessions)
+    await runtime.dispatcher.dispatch(nid)
+    (message,) = slack.posted()
+    return visit_id, nid, message
+
+
+async def replies(runtime, visit_id) -> list[VisitEvent]:
+    async with runtime.sessions() as db:
+        return list((await db.scalars(select(VisitEvent).where(
+            VisitEvent.visit_id == visit_id, VisitEvent.kind == "host_replied"))).all())
+
+
+async def test_on_my_way_is_acked_fast_recorded_told_to_the_visitor_and_shown_in_slack(
+        service, slack):
+    runtime, client = service
+    visit_id, nid, message = await sent_to_sarah(runtime, slack)
+    news = runtime.host_replies.updates(visit_id)
+    first_news = asyncio.ensure_future(anext(news))
+    slack.hold("chat.update", seconds=5)  # a slow Slack must not delay the ack
+    body, headers = signed(block_actions(notification_id=nid, action_id="checkin_coming",
+                                         channel="DE1", message_ts=message["ts"]))
+    started = time.monotonic()
+    response = await client.post("/slack/interactions", content=body, headers=headers)
+    acked_s = time.monotonic() - started
+
+    assert response.status_code == 200 and acked_s < 3.0
+    reply = await asyncio.wait_for(first_news, timeout=2)
+    assert reply.sentence() == "Sarah is on the way."
+    assert [e.data["answer"] for e in await replies(runtime, visit_id)] == ["coming"]
+    slack.release()
+    assert await asyncio.to_thread(wait_until, lambda: message.get("updated"), 5)
+    assert "On my way" in message["blocks"][-1]["elements"][0]["text"]
+    await news.aclose()
+
+
+@pytest.mark.parametrize("tamper", ["unsigned", "wrong-secret", "stale", "edited-body"])
+async def test_requests_slack_did_not_sign_are_refused(service, slack, tamper):
+    runtime, client = service
+    visit_id, nid, _ = await sent_to_sarah(runtime, slack)
+    payload = block_actions(notification_id=nid, action_id="checkin_coming")
+    body, headers = signed(payload, secret="not-the-secret" if tamper == "wrong-secret"
+                           else "test-signing-secret",
+                           timestamp=int(time.time()) - 301 if tamper == "stale" else None)
+    if tamper == "unsigned":
+        headers = {"Content-Type": headers["Content-Type"]}
+    if tamper == "edited-body":
+        body = body.replace(b"checkin_coming", b"checkin_wait_5")
+    response = await client.post("/slack/interactions", content=body, headers=headers)
+    assert response.status_code == 401
+    assert await replies(runtime, visit_id) == []
+
+
+async def test_a_repeated_callback_records_one_answer_and_updates_once(service, slack):
+    runtime, client = service
+    visit_id, nid, message = await sent_to_sarah(runtime, slack)
+    payload = block_actions(notification_id=nid, action_id="checkin_wait_5",
+                            message_ts=message["ts"], action_ts="1717322442.123456")
+    for retry in ("", "1", "2"):
+        body, headers = signed(payload)
+        if retry:
+            headers |= {"X-Slack-Retry-Num": retry, "X-Slack-Retry-Reason": "http_timeout"}
+        response = await client.post("/slack/interactions", content=body, headers=headers)
+        assert response.status_code == 200
+        assert response.headers["X-Slack-No-Retry"] == "1"
+    assert [e.data["answer"] for e in await replies(runtime, visit_id)] == ["wait_5"]
+    assert await asyncio.to_thread(wait_until, lambda: message.get("updated"), 5)
+    assert len(slack.calls("chat.update")) == 1
+
+
+async def test_other_payloads_are_acknowledged_and_ignored(service, slack):
+    runtime, client = service
+    visit_id, nid, _ = await sent_to_sarah(runtime, slack)
+    for payload in ({"type": "view_submission"},
+                    block_actions(notification_id=nid, action_id="someone_elses_button"),
+                    block_actions(notification_id="f" * 32, action_id="checkin_coming")):
+        body, headers = signed(payload)
+        response = await client.post("/slack/interactions", content=body, headers=headers)
+        assert response.status_code == 200
+    assert await replies(runtime, visit_id) == []
+    assert slack.calls("chat.update") == []
