@@ -45,6 +45,7 @@ log = structlog.get_logger(__name__)
 # the stream's chunk ends right after "555. ".
 _SENTENCE_END = re.compile(r"(?<=[.!?])(?<!\d[.!?])\s+(?!\d)")
 _PHONE_LIKE = re.compile(r"\+?\d[\d\s().-]{5,}\d")
+_EMAIL_LIKE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 
 class _LiveTools(Sequence[ToolSpec]):
@@ -221,19 +222,17 @@ class Conversation:
 
     def _redact(self, text: str) -> str:
         """Never let a directory phone number or email reach the visitor, whoever wrote it."""
-        lowered = text.lower()
-        digits = re.sub(r"\D", "", text)
-        for secret in self._ctx.directory.contact_strings():
-            if secret.isdigit():
-                # The local number (last 7 digits) is enough: "555-0138" without the area code
-                # is still the directory's number.
-                if secret[-7:] in digits:
-                    text = _PHONE_LIKE.sub("[number withheld]", text)
-                    log.warning("output_redacted", kind="phone")
-            elif secret in lowered:
-                text = re.sub(re.escape(secret), "[address withheld]", text, flags=re.I)
-                log.warning("output_redacted", kind="email")
-        return text
+        directory = self._ctx.directory
+
+        def withhold(match: re.Match[str]) -> str:
+            found = match.group(0)
+            if not directory.is_contact(found):
+                return found
+            is_email = "@" in found
+            log.warning("output_redacted", kind="email" if is_email else "phone")
+            return "[address withheld]" if is_email else "[number withheld]"
+
+        return _PHONE_LIKE.sub(withhold, _EMAIL_LIKE.sub(withhold, text))
 
     async def close(self) -> None:
         """End the visit record (called by the channel when the session ends for any reason)."""

@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -476,3 +476,19 @@ class HostReplyFeed:
                                  host=_first(host_name)))
                 for e in events]
 
+
+
+async def outbox_health(*, sessions: async_sessionmaker[AsyncSession]) -> dict[str, Any]:
+    """Counts for ``/health``: rows overdue by a minute, rows in flight, failures in 24 h."""
+    now = utcnow()
+    async with sessions() as db:
+        async def count(*where: Any) -> int:
+            return int(await db.scalar(select(func.count()).select_from(Notification)
+                                       .where(*where)) or 0)
+
+        overdue = await count(Notification.status == "pending",
+                              Notification.next_attempt_at < now - timedelta(minutes=1))
+        sending = await count(Notification.status == "sending")
+        failed = await count(Notification.status == "failed",
+                             Notification.created_at >= now - timedelta(hours=24))
+    return {"overdue": overdue, "sending": sending, "failed_24h": failed}

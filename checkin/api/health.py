@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy import text
 
 from checkin import __version__
+from checkin.delivery import outbox_health
 from checkin.visits import llm_usage_totals
 
 router = APIRouter()
@@ -47,6 +48,14 @@ async def health(request: Request, response: Response) -> dict[str, Any]:
         providers["llm"].update(claude.health())
         if providers["llm"]["breaker"]["state"] != "closed":
             providers["llm"]["status"] = "fallback"
+    notify = getattr(runtime, "notify", None)
+    if notify is not None:  # the delivery chain, and the outbox backlog as counts only
+        providers["notifier"]["channels"] = list(notify.channels)
+        if database["status"] == "ok":
+            outbox = await outbox_health(sessions=runtime.sessions)
+            providers["notifier"]["outbox"] = outbox
+            if outbox["overdue"] or outbox["failed_24h"]:
+                providers["notifier"]["status"] = "degraded"
     body = {"status": "ok" if database["status"] == "ok" else "degraded", "version": __version__,
             "database": database, "providers": providers}
     if database["status"] == "ok":

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from functools import cached_property
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -59,6 +59,15 @@ class Directory:
         return NameResolver(self.employees)
 
     @cached_property
+    def by_department(self) -> dict[str, tuple[Employee, ...]]:
+        """Active employees per department, built once per directory version."""
+        out: dict[str, list[Employee]] = {}
+        for e in self.employees:
+            if e.active and e.department:
+                out.setdefault(e.department, []).append(e)
+        return {dept: tuple(people) for dept, people in out.items()}
+
+    @cached_property
     def _department_phrases(self) -> list[tuple[str, str]]:
         phrases: dict[str, str] = {}
         for dept in {e.department for e in self.employees if e.department}:
@@ -90,20 +99,24 @@ class Directory:
             )
         return " ".join(out.split())
 
-    def contact_strings(self) -> Sequence[str]:
-        """Every phone number (digits only) and email in the directory, for output redaction."""
-        return self._contacts
+    def is_contact(self, text: str) -> bool:
+        """True when ``text`` is a directory email, or a phone number's last seven digits."""
+        digits = re.sub(r"\D", "", text)
+        return text.lower() in self._contacts or (
+            len(digits) >= 7 and digits[-7:] in self._contacts
+        )
 
     @cached_property
-    def _contacts(self) -> tuple[str, ...]:
-        out: list[str] = []
+    def _contacts(self) -> frozenset[str]:
+        # Built once per directory version; lookups are set membership, not scans.
+        out: set[str] = set()
         for e in self.employees:
             if e.email:
-                out.append(e.email.lower())
+                out.add(e.email.lower())
             digits = re.sub(r"\D", "", e.phone)
             if len(digits) >= 7:
-                out.append(digits)
-        return tuple(out)
+                out.add(digits[-7:])
+        return frozenset(out)
 
 
 class DirectoryCache:

@@ -84,8 +84,7 @@ def _matches(
     if not has_name:
         if not depts:
             return []
-        staff = [Match(e, 0.5) for e in ctx.directory.employees
-                 if e.department in depts and e.active]
+        staff = [Match(e, 0.5) for d in depts for e in ctx.directory.by_department.get(d, ())]
         return staff if len(staff) <= MAX_CANDIDATES else []
     resolution: Resolution = resolver.resolve(name_text)
     if resolution.status == "not_found":

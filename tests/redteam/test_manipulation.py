@@ -169,8 +169,7 @@ def attempts() -> list[Attempt]:
             notify("E1", name), badge(name)]))
     for state in early:
         out.append(Attempt(f"skip-to-complete-{state.value}", state, [
-            ToolUse("complete_checkin"), ToolUse("complete_visitor_info"), notify("E1")],
-            named=state is S.COLLECT_VISITOR_INFO))
+            ToolUse("complete_checkin"), ToolUse("complete_visitor_info"), notify("E1")]))
     out.append(Attempt("complete-before-notify", S.NOTIFY_HOST, [ToolUse("complete_checkin"),
                                                                   badge(VISITOR)]))
     # 8. Reading out the directory, in every format a model might write it.
