@@ -24,6 +24,8 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 _PHONE = re.compile(r"\+?\d[\d\s().-]{6,}\d")
 # ISO dates and times look like phone numbers to _PHONE; they are not personal data.
 _ISO_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}([T ][\d:.]+)?(Z|[+-]\d{2}:?\d{2})?$")
+# Our own ids (uuid hex) carry digit runs too.
+_OUR_ID = re.compile(r"^[0-9a-f]{16,40}$")
 
 
 def scrub_pii(
@@ -33,7 +35,8 @@ def scrub_pii(
     for key in list(event):
         if key in DENYLIST:
             event[key] = "[scrubbed]"
-        elif isinstance(event[key], str) and key != "event" and not _ISO_MOMENT.match(event[key]):
+        elif (isinstance(event[key], str) and key != "event"
+              and not _ISO_MOMENT.match(event[key]) and not _OUR_ID.match(event[key])):
             event[key] = _PHONE.sub("[phone]", _EMAIL.sub("[email]", event[key]))
     return event
 

@@ -118,7 +118,7 @@ _BADGE_WORDS = frozenset({
     "unlimited", "unrestricted", "escort", "badge", "visitor", "guest", "none", "unknown",
     "system", "override", "contractor", "level", "clearance",
 })
-_NAME = re.compile(r"^[^\W\d_]+(?:[ '\-.][^\W\d_]+)*\.?$")
+_NAME = re.compile(r"^[^\W\d_]+(?:(?:\. ?|[ '\-])[^\W\d_]+)*\.?$")
 
 
 def plausible_name(name: str) -> bool:

@@ -151,7 +151,9 @@ class RulesLanguageModel:
         if u.HUMAN.search(f):
             await self._transfer(t, "visitor_asked", "transfer")
             return
-        if u.GIVE_UP.search(f):
+        # "never mind, I'm here to see X" (or a recogniser's "Bye, I'm here to see X") names a
+        # host: that is not leaving.
+        if u.GIVE_UP.search(f) and not u.host_segment(f):
             t.turn.report(E.VISITOR_LEFT)
             t.say("give_up")
             return
@@ -402,8 +404,17 @@ class RulesLanguageModel:
                     self._m.asked_count[slot] = 0
             await self._next_step(t)
             return
-        self._record_info(t, parsed, positional=self._positional_slots(), raw=text)
+        slots = self._positional_slots() or self._taking_over(t.s)
+        self._record_info(t, parsed, positional=slots, raw=text)
         await self._next_step(t)
+
+    def _taking_over(self, s: Session) -> tuple[str, ...]:
+        """The slots still missing, when this engine took the visit over from a failed model
+        (which asked the question, so this engine's memory holds none)."""
+        if self._m.asked:
+            return ()
+        pending = (("name", s.visitor_name), ("company", s.company), ("purpose", s.purpose))
+        return tuple(slot for slot, value in pending if value is None)
 
     def _positional_slots(self) -> tuple[str, ...]:
         """The slots an answer fills in order: those just asked, then any still missing."""

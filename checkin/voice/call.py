@@ -183,7 +183,6 @@ class PhoneCall:
             await self._run_tasks(start)
         except Exception as err:  # the handler must not die with a traceback (STYLE 5)
             log.error("call_failed", error_type=type(err).__name__)
-            import traceback; traceback.print_exc()
             self.stats.outcome = self.stats.outcome or "error"
         finally:
             await self._finish()

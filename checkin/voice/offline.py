@@ -201,7 +201,6 @@ class WhisperSpeechToText:
         except Exception as err:  # the engine's own errors carry no PII but stay out of logs
             log.warning("stt_failed", code="stt-decode-failed", error_type=type(err).__name__)
             raise ProviderUnavailable("stt", code="stt-decode-failed") from None
-        print("DEBUGTEXT", repr(text), flush=True)
         return Transcript(text=text, is_final=True, end_of_utterance=True)
 
 

@@ -96,13 +96,13 @@ async def test_a_visitor_is_checked_in_by_claude_through_the_gate(visit, fake, s
     assert {"lookup_employee", "search_meetings", "transfer_to_human"} <= offered[0]
     assert "confirm_host" in offered[2]  # a candidate was proposed
     notify_round = offered[5]  # after complete_visitor_info, within the same visitor turn
-    assert notify_round >= {"notify_host", "transfer_to_human", "complete_checkin"} - {
-        "complete_checkin"} and "lookup_employee" not in notify_round
+    assert {"notify_host", "transfer_to_human"} <= notify_round
+    assert "lookup_employee" not in notify_round and "print_badge" not in notify_round
     assert "print_badge" in offered[6] and "notify_host" not in offered[6]
 
     system = fake.requests[2].body["system"]
     assert "Step: CONFIRM_HOST" in system and "E1: Priya Patel (Engineering)" in system
-    assert "never say" in system.lower() or "never say or hint" in system.lower()
+    assert "Never say or hint that you're an AI" in system
     assert "@" not in system and "555" not in system  # no contact details in the prompt
 
 
@@ -327,7 +327,8 @@ async def anext_all(stream) -> list[str]:
 
 
 async def until(predicate) -> None:
-    while not predicate():
+    # The fake records requests on its own thread: nothing to await but a short poll.
+    while not predicate():  # noqa: ASYNC110
         await asyncio.sleep(0.01)
 
 
@@ -397,3 +398,15 @@ async def test_a_model_cannot_confirm_a_host_no_lookup_proposed(visit, fake):
     assert reply.state is S.CONFIRM_HOST and visit.conv.session.confirmed_host is None
     [result] = fake.requests[3].tool_results()
     assert result["is_error"] and "candidate" in json.loads(result["content"])["message"]
+
+
+async def test_rules_taking_over_after_claude_asked_for_the_name_understands_a_bare_name(
+        visit, fake):
+    fake.script(*check_in_script()[:4], Status(529))
+    await visit.conv.reply("I'm here to see Priya Patel")
+    assert (await visit.conv.reply("yes")).text == "Great. Could I have your name, please?"
+    reply = await visit.conv.reply("Nathan Ellison")  # Claude fails; rules had asked nothing
+    assert visit.conv.session.visitor_name == "Nathan Ellison"
+    assert "company" in reply.text
+    final = await visit.conv.reply("Vertex Dynamics, a design review")
+    assert final.state is S.COMPLETE

@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = REPO.parent / "shared" / "scenarios"
 PRODUCT_TOOLS = {"lookup_employee", "search_meetings", "notify_host", "print_badge",
                  "transfer_to_human"}
-CHOSEN = "dev-first-01,dev-es-01,dev-inj-01,dev-left-01"
+CHOSEN = "dev-first-01,dev-es-01,dev-inj-01"
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,10 @@ def failing_fake() -> Iterator[FakeAnthropic]:
 
 
 def product_command(fake_url: str, tmp: Path) -> str:
-    env = {"CHECKIN_LLM": "claude", "ANTHROPIC_API_KEY": "test-key",
+    config = tmp / "config.yaml"  # short timeouts: a stalled fake costs 1 s, not 3
+    config.write_text("timeouts:\n  llm_first_token_s: 1\nclaude:\n  stall_s: 0.5\n",
+                      encoding="utf-8")
+    env = {"CHECKIN_CONFIG": str(config), "CHECKIN_LLM": "claude", "ANTHROPIC_API_KEY": "test-key",
            "ANTHROPIC_BASE_URL": fake_url, "CHECKIN_DATABASE_URL": f"sqlite:///{tmp / 'c.db'}",
            "CHECKIN_BADGE_DIR": str(tmp / "badges"), "CHECKIN_LOG_LEVEL": "warning"}
     assignments = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
@@ -57,9 +60,9 @@ def test_scenarios_pass_when_every_claude_request_fails(failing_fake, tmp_path) 
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     results = json.loads(report.read_text())
     summary = results["summary"]
-    assert (summary["scenarios"], summary["passed"]) == (4, 4), summary
+    assert (summary["scenarios"], summary["passed"]) == (3, 3), summary
     assert summary["wrong_host_notifications"] == 0 and summary["unauthorized_actions"] == 0
     for row in results["scenarios"]:
         assert {a["tool"] for a in row["actions"]} <= PRODUCT_TOOLS, row["id"]
-    assert len(failing_fake.requests) >= 4, "Claude was asked (and failed) in every visit"
+    assert len(failing_fake.requests) >= 3, "Claude was asked (and failed) in every visit"
     assert all(r.status != 400 for r in failing_fake.requests)
