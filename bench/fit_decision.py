@@ -25,9 +25,9 @@ import random
 import zlib
 
 from checkin.directory import matching
-from checkin.directory.normalize import parse_name_query
+from checkin.directory.normalize import has_spelling
 from checkin.directory.resolve_cli import load_directory
-from checkin.directory.resolver import MAX_TOKENS, NameResolver
+from checkin.directory.resolver import NameResolver
 
 BENCH_DIR = os.environ.get("NAMES_BENCH_DIR", "/work/shared/names")
 SIZES = (200, 5000, 50000)
@@ -44,7 +44,8 @@ def rows() -> tuple[list[Row], dict[int, int]]:
     for size in SIZES:
         resolver = NameResolver(load_directory(os.path.join(data, f"directory_{size}.json")))
         for q in (q for q in queries if q["size"] == size):
-            cands = resolver._readings(q["text"], None)
+            spelled = has_spelling(q["text"])
+            cands, stray = resolver._decided_readings(q["text"], None, spelled)
             ranked = matching.rank(cands)
             if not ranked or ranked[0].exact:
                 continue
@@ -53,8 +54,7 @@ def rows() -> tuple[list[Row], dict[int, int]]:
             best = resolver._employees[ranked[0].index].id
             exp = q["expected"]
             good = exp["type"] in ("unique", "garbled") and best in exp["ids"]
-            tokens = parse_name_query(q["text"])[0][-MAX_TOKENS:]
-            x = matching.features(ranked, resolver._stray(tokens, cands))
+            x = matching.features(ranked, stray)
             out.append((x, int(good), size, zlib.crc32(q["qid"].encode())))
     return out, counts
 

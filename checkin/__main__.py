@@ -17,7 +17,7 @@ from checkin.log import configure_logging
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``checkin`` argument parser with every sub-command registered."""
-    from checkin.cli import call, chat, directory, retention, serve, visits
+    from checkin.cli import call, chat, directory, retention, serve, users, visits
 
     parser = argparse.ArgumentParser(
         prog="checkin", description="checkin: a voice receptionist for office lobbies."
@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", help="path of config.yaml (default: $CHECKIN_CONFIG or ./config.yaml)"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (serve, chat, directory, visits, retention, call):
+    for module in (serve, chat, directory, visits, retention, call, users):
         module.register(sub)
     return parser
 

@@ -15,8 +15,7 @@ A rung that cannot be delivered for good goes to the next rung at once; a host r
 failing alerts reception at once and keeps retrying with backoff, honouring a provider's
 ``Retry-After``. Rung rows have fixed ids per visit, so replicas cannot queue one twice.
 
-Also here: recording a host's answer (deduplicated: Slack or Twilio re-sending a callback does
-not answer twice) and ``HostReplyFeed``, the visit channel's view of all that news.
+Host answers and the visitor's view of all this news live in ``checkin.host_replies``.
 Imports: db, visits, providers, errors, notify (offline, replies).
 """
 
@@ -25,10 +24,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
-import re
 import socket
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -138,9 +136,9 @@ class OutboxDispatcher:
             async with asyncio.timeout(budget):
                 if kind == RECEPTION:
                     receipt = await self._reception.alert(
-                        note, host_name=_host_name(row), reason=str(row.payload.get("reason", "")))
+                        note, host_name=host_name(row), reason=str(row.payload.get("reason", "")))
                 else:
-                    receipt = await self._notifier.notify_host(_recipient(row), note)
+                    receipt = await self._notifier.notify_host(recipient(row), note)
         except ProviderError as err:
             await self._failed(row, err)
         except TimeoutError:
@@ -192,7 +190,7 @@ class OutboxDispatcher:
                 continue
             try:
                 async with transaction(self._sessions) as db:
-                    added = await _add_rung(db, row, rung, reason=NO_REPLY, due=now,
+                    added = await add_rung(db, row, rung, reason=NO_REPLY, due=now,
                                             alternate=self.policy.alternate)
             except IntegrityError:  # another replica queued it a moment ago
                 added = False
@@ -213,7 +211,7 @@ class OutboxDispatcher:
                  notification_id=row.id, attempt=row.attempts,
                  latency_ms=int((now - row.created_at).total_seconds() * 1000))
         if news and kind != HOST:
-            self._publish(_news(row, _EVENT_FOR[kind], {}))
+            self._publish(news_for(row, _EVENT_FOR[kind], {}))
 
     async def _failed(self, row: Notification, err: ProviderError) -> None:
         now = utcnow()
@@ -278,7 +276,7 @@ class OutboxDispatcher:
             rung = escalate[0] if escalate is not None else None
             if escalate is not None and rung is not None:
                 _, reason, due = escalate
-                new = await _add_rung(db, row, rung, reason=reason, due=due,
+                new = await add_rung(db, row, rung, reason=reason, due=due,
                                       alternate=self.policy.alternate)
                 if new:
                     log.info("notification_escalated", visit_id=row.visit_id, kind=rung,
@@ -308,8 +306,9 @@ def rung_id(visit_id: str, kind: str) -> str:
     return hashlib.sha256(f"{visit_id}:{kind}".encode()).hexdigest()[:32]
 
 
-async def _add_rung(db: AsyncSession, parent: Notification, kind: str, *, reason: str,
-                    due: datetime, alternate: HostRef | None) -> bool:
+async def add_rung(db: AsyncSession, parent: Notification, kind: str, *, reason: str,
+                   due: datetime, alternate: HostRef | None) -> bool:
+    """Queue the visit's ``kind`` rung after ``parent`` unless it exists; True if queued."""
     nid = rung_id(parent.visit_id, kind)
     if await db.get(Notification, nid) is not None:
         return False
@@ -323,18 +322,21 @@ async def _add_rung(db: AsyncSession, parent: Notification, kind: str, *, reason
     return True
 
 
-def _recipient(row: Notification) -> HostRef:
+def recipient(row: Notification) -> HostRef:
+    """Who a row goes to: its ``to`` contact (a rung), else the host."""
     who = row.payload.get("to") or row.payload.get("host", {})
     return HostRef(employee_id=str(who.get("employee_id") or row.host_employee_id),
                    name=str(who.get("name", "")), email=str(who.get("email", "")),
                    phone=str(who.get("phone", "")), slack_id=str(who.get("slack_id", "")))
 
 
-def _host_name(row: Notification) -> str:
+def host_name(row: Notification) -> str:
+    """The full name of the host the visitor came for."""
     return str(row.payload.get("host", {}).get("name", ""))
 
 
-def _first(name: str) -> str:
+def first_name(name: str) -> str:
+    """The first word of a name: what the visitor hears ("Sarah")."""
     return name.split()[0] if name.split() else ""
 
 
@@ -349,133 +351,15 @@ def _note(row: Notification) -> HostNote:
         party_size=int(p.get("party_size", 1)), is_delivery=bool(p.get("delivery", False)),
         arrived_at=datetime.fromisoformat(arrived) if arrived else None,
         attempt=max(1, row.attempts),
-        on_behalf_of=_host_name(row) if kind != HOST else "",
+        on_behalf_of=host_name(row) if kind != HOST else "",
     )
 
 
-def _news(row: Notification, kind: str, data: dict[str, Any]) -> HostReply:
-    host = _first(_host_name(row))
+def news_for(row: Notification, kind: str, data: dict[str, Any]) -> HostReply:
+    """The visitor's view of an event on ``row``'s visit."""
+    host = first_name(host_name(row))
     return HostReply(visit_id=row.visit_id, kind=kind, answer=str(data.get("answer", "")),
                      responder=str(data.get("responder", "")), host=host)
-
-
-# --- Answers from hosts -------------------------------------------------------------------------
-
-async def record_host_reply(
-    *, sessions: async_sessionmaker[AsyncSession], notification_id: str, answer: str,
-    source: str, dedupe_key: str, hub: ReplyHub | None = None,
-) -> HostReply | None:
-    """Put the host's answer on the visit; None for an unknown row or a repeat of an answer.
-
-    ``dedupe_key`` is the provider's id of the callback (Slack action_ts+user+action_id, a
-    Twilio MessageSid): a callback delivered twice records one answer. An answer of
-    ``cannot_come`` queues the reception alert at once.
-    """
-    async with transaction(sessions) as db:
-        # Lock the row first (PostgreSQL row lock; SQLite write lock), so two replicas
-        # receiving the same callback cannot both find "no answer yet".
-        locked = await db.execute(update(Notification).where(Notification.id == notification_id)
-                                  .values(attempts=Notification.attempts))
-        if getattr(locked, "rowcount", 0) != 1:
-            return None
-        row = await db.get(Notification, notification_id, populate_existing=True)
-        assert row is not None
-        previous = list((await db.scalars(select(VisitEvent).where(
-            VisitEvent.visit_id == row.visit_id, VisitEvent.kind == "host_replied")
-            .order_by(VisitEvent.id))).all())
-        if any(e.data.get("dedupe") == dedupe_key for e in previous):
-            return None
-        mine = [e for e in previous if e.data.get("notification_id") == notification_id]
-        if mine and mine[-1].data.get("answer") == answer:
-            return None  # the same button twice
-        kind = str(row.payload.get("kind", HOST))
-        responder = _first(_host_name(row)) if kind == HOST else "Someone from the team"
-        data = {"notification_id": row.id, "answer": answer, "source": source,
-                "dedupe": dedupe_key[:200], "responder": responder}
-        add_event(session=db, visit_id=row.visit_id, kind="host_replied", state="NOTIFY_HOST",
-                  data=data)
-        if answer == "cannot_come":
-            await _add_rung(db, row, RECEPTION, reason="host-cannot-come", due=utcnow(),
-                            alternate=None)
-    reply = _news(row, "host_replied", data)
-    log.info("host_replied", visit_id=row.visit_id, source=source, answer=answer)
-    if hub is not None:
-        hub.publish(reply)
-    return reply
-
-
-async def find_sms_notification(
-    *, sessions: async_sessionmaker[AsyncSession], phone: str, within: timedelta,
-) -> Notification | None:
-    """The newest notification sent by SMS to ``phone`` in the last ``within``."""
-    wanted = _digits(phone)
-    if len(wanted) < 7:
-        return None
-    async with sessions() as db:
-        rows = (await db.scalars(
-            select(Notification).where(Notification.status == "delivered",
-                                       Notification.receipt.like("sms:%"),
-                                       Notification.delivered_at >= utcnow() - within)
-            .order_by(Notification.delivered_at.desc()).limit(200))).all()
-    for row in rows:
-        got = _digits(_recipient(row).phone)
-        if got and (got == wanted or got.endswith(wanted[-10:]) or wanted.endswith(got[-10:])):
-            return row
-    return None
-
-
-def _digits(phone: str) -> str:
-    return re.sub(r"\D", "", phone or "")
-
-
-# --- The visit channel's view -------------------------------------------------------------------
-
-class HostReplyFeed:
-    """``providers.HostReplies`` over the visit record, woken early by the in-process hub.
-
-    News from this process arrives at once; news recorded by another process (a replica that
-    got the Slack callback) is found by polling every ``poll_s``.
-    """
-
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], hub: ReplyHub,
-                 *, poll_s: float = 1.0) -> None:
-        self._sessions = sessions
-        self._hub = hub
-        self._poll_s = poll_s
-
-    async def updates(self, visit_id: str) -> AsyncIterator[HostReply]:
-        """Yield every piece of news for the visit, oldest first, until cancelled."""
-        seen: set[int] = set()
-        queue = self._hub.subscribe(visit_id)
-        try:
-            while True:
-                for event_id, reply in await self._recorded(visit_id):
-                    if event_id not in seen:
-                        seen.add(event_id)
-                        yield reply
-                try:
-                    await asyncio.wait_for(queue.get(), timeout=self._poll_s)
-                except TimeoutError:
-                    pass
-        finally:
-            self._hub.unsubscribe(visit_id, queue)
-
-    async def _recorded(self, visit_id: str) -> list[tuple[int, HostReply]]:
-        async with self._sessions() as db:
-            events = (await db.scalars(select(VisitEvent).where(
-                VisitEvent.visit_id == visit_id, VisitEvent.kind.in_(NEWS_EVENTS))
-                .order_by(VisitEvent.id))).all()
-            host_name = ""
-            if events:
-                first = await db.scalar(select(Notification).where(
-                    Notification.visit_id == visit_id).limit(1))
-                host_name = _host_name(first) if first is not None else ""
-        return [(e.id, HostReply(visit_id=visit_id, kind=e.kind,
-                                 answer=str(e.data.get("answer", "")),
-                                 responder=str(e.data.get("responder", "")),
-                                 host=_first(host_name)))
-                for e in events]
-
 
 
 async def outbox_health(*, sessions: async_sessionmaker[AsyncSession]) -> dict[str, Any]:

@@ -18,10 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from checkin.config import Settings
 from checkin.conversation import Conversation
 from checkin.db import make_engine, make_sessionmaker, transaction, utcnow
-from checkin.delivery import DeliveryPolicy, HostReplyFeed, OutboxDispatcher
+from checkin.delivery import DeliveryPolicy, OutboxDispatcher
 from checkin.directory.calendar import IcsCalendar
 from checkin.directory.service import Directory, DirectoryCache
 from checkin.errors import ConfigError
+from checkin.host_replies import HostReplyFeed
 from checkin.llm.rules import RulesLanguageModel
 from checkin.notify.setup import NotifyStack, build_notifications, contact_ref
 from checkin.printer import PdfBadgePrinter

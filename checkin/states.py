@@ -106,7 +106,10 @@ def _live(**specific: CheckInState | None) -> dict[Event, CheckInState | None]:
 TRANSITIONS: Mapping[CheckInState, Mapping[Event, CheckInState | None]] = {
     S.GREETING: {**_live(visitor_spoke=S.IDENTIFY_HOST)},
     S.IDENTIFY_HOST: {**_live(), **_HOST_SEARCH},
-    S.DISAMBIGUATE: {**_live(host_confirmed=S.COLLECT_VISITOR_INFO), **_HOST_SEARCH},
+    S.DISAMBIGUATE: {
+        **_live(host_confirmed=S.COLLECT_VISITOR_INFO, host_rejected=S.IDENTIFY_HOST),
+        **_HOST_SEARCH,
+    },
     S.CONFIRM_HOST: {
         **_live(host_confirmed=S.COLLECT_VISITOR_INFO, host_rejected=S.IDENTIFY_HOST),
         **_HOST_SEARCH,

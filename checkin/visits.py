@@ -50,6 +50,10 @@ class Visit(Base):
     llm_input_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     llm_output_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     llm_cost_usd_micros: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Leaving the building (migration 0004): set by security's manual check-out; a visit that
+    # checked in and has none is "in the building" for the evacuation list.
+    checked_out_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    checked_out_by: Mapped[str | None] = mapped_column(String(254))
 
     events: Mapped[list[VisitEvent]] = relationship(
         back_populates="visit", cascade="all, delete-orphan", passive_deletes=True,

@@ -23,6 +23,7 @@ from sqlalchemy import create_engine, pool, text
 from sqlalchemy.engine import Connection
 
 import checkin.directory.store  # noqa: F401  (registers the employees tables)
+import checkin.staff  # noqa: F401  (registers the staff and audit tables)
 import checkin.visits  # noqa: F401  (registers the visit tables)
 from checkin.db import Base, sync_url
 

@@ -19,8 +19,8 @@ import structlog
 from fastapi import APIRouter, BackgroundTasks, Request, Response
 from slack_sdk.signature import SignatureVerifier
 
-from checkin.delivery import record_host_reply
 from checkin.errors import ProviderError
+from checkin.host_replies import record_host_reply
 from checkin.notify.slack import ACTIONS, SlackNotifier
 
 log = structlog.get_logger(__name__)

@@ -16,7 +16,7 @@ import structlog
 from fastapi import APIRouter, Request, Response
 from twilio.request_validator import RequestValidator
 
-from checkin.delivery import find_sms_notification, record_host_reply
+from checkin.host_replies import find_sms_notification, record_host_reply
 from checkin.notify.sms import REPLIES
 
 log = structlog.get_logger(__name__)

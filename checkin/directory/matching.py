@@ -35,9 +35,9 @@ ASK_FLOOR = 0.70
 MAX_ASK = 6
 # Logistic model for "found" on a reading that is not exact: intercept, then one weight per
 # entry of FEATURES. Fitted by bench/fit_decision.py (see there); P_FOUND is its cut-off.
-FOUND_MODEL = (-12.552, 4.841, 11.396, 0.828, 0.927, 0.441, -2.104, 2.474, 0.689, 1.043, 0.878,
-               -1.131)
-P_FOUND = 0.485
+FOUND_MODEL = (-14.981, 4.945, 6.910, 1.275, 0.728, 0.239, -2.099, 3.127, 0.659, 0.919, 0.580,
+               -1.424, 7.321, 1.533, 0.800, -0.788)
+P_FOUND = 0.456
 _NON_ALPHA = re.compile(r"[^a-z]")
 
 
@@ -140,6 +140,8 @@ class Candidate:
     joined: bool = False  # read from the run-together query rather than from aligned tokens
     parts: tuple[str, ...] = ()  # the directory parts this reading matched, as sims
     heard: tuple[str, ...] = ()  # the query text read as each of those parts
+    carried: bool = False  # read with carrier words glued to a name word ("to tell" -> totell)
+    anchored: bool = False  # one exact part, the rest compared with that person's other part
 
     @property
     def final(self) -> float:
@@ -151,7 +153,8 @@ class Candidate:
     @property
     def exact(self) -> bool:
         """Every query token is, letter for letter, one of this person's name parts."""
-        return not self.joined and self.covered == self.n_tokens and min(self.sims) >= 1.0
+        return (not (self.joined or self.carried) and self.covered == self.n_tokens
+                and min(self.sims) >= 1.0)
 
 
 Status = Literal["found", "ambiguous", "not_found"]
@@ -165,7 +168,7 @@ def _thresholds(c: Candidate) -> tuple[float, float]:
 
 
 FEATURES = ("final", "margin", "weakest", "exact_parts", "joined", "lone", "covered", "sound",
-            "initials", "tokens", "stray")
+            "initials", "tokens", "stray", "rival", "sound_sim", "carried", "anchored")
 
 
 def features(ranked: list[Candidate], stray: bool = False) -> tuple[float, ...]:
@@ -182,9 +185,13 @@ def features(ranked: list[Candidate], stray: bool = False) -> tuple[float, ...]:
     sound = sum(sound_key(h) == sound_key(p) for h, p in pairs) / len(pairs)
     initials = sum(h[:1] == p[:1] for h, p in pairs) / len(pairs)
     exact_parts = sum(h == p for h, p in pairs) / len(pairs)
+    rivals = [c.final for c in ranked[1:] if c.covered >= best.covered]
+    rival = min(best.final - max(rivals, default=0.0), 0.3)
+    sound_sim = min(part_similarity(sound_key(h), sound_key(p)) for h, p in pairs)
     return (best.final, min(best.final - second, 0.3), min(best.sims), exact_parts,
             float(best.joined), float(len(best.sims) == 1), best.covered / best.n_tokens,
-            sound, initials, float(min(best.n_tokens, 4)), float(stray))
+            sound, initials, float(min(best.n_tokens, 4)), float(stray), rival, sound_sim,
+            float(best.carried), float(best.anchored))
 
 
 def found_probability(x: tuple[float, ...]) -> float:
@@ -226,6 +233,11 @@ def decide(
     twin = len(ranked) > 1 and sounds_alike(ranked[1], best)
     if not twin and found_probability(features(ranked, stray)) >= P_FOUND:
         return "found", [best]
+    # second-pass and anchored readings may settle "found", never widen a question
+    ranked = rank([c for c in cands if not (c.carried or c.anchored)])
+    if not ranked:
+        return "not_found", []
+    best = ranked[0]
     if best.final < _thresholds(best)[1]:
         return "not_found", [c for c in ranked[:3] if c.final >= MIN_PART_SIM]
     return "ambiguous", _ask([best], ranked)

@@ -20,9 +20,12 @@ Imports: directory.model, directory.normalize; rapidfuzz and jellyfish only.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Literal
+
+from rapidfuzz import fuzz, process
 
 from checkin.directory.matching import (
     Candidate,
@@ -30,10 +33,18 @@ from checkin.directory.matching import (
     decide,
     part_similarity,
     rank,
+    sound_key,
     squash,
 )
 from checkin.directory.model import Employee
-from checkin.directory.normalize import fold, has_spelling, parse_name_query
+from checkin.directory.normalize import (
+    CARRIER_WORDS,
+    HONORIFICS,
+    fold,
+    has_spelling,
+    parse_name_query,
+)
+from checkin.directory.normalize import words as utterance_words
 
 __all__ = ["Match", "NameResolver", "Resolution"]
 
@@ -48,8 +59,15 @@ HONORIFIC_FIRST_COST = 0.15  # "Dr. Adam" means a Mr/Ms Adam far more often than
 # Surname particles: "Van" alone must not stand for "van der Maes".
 PARTICLES = frozenset({"van", "von", "der", "den", "del", "della", "dos", "das", "des", "bin",
                        "ibn", "bint", "ben", "abu", "ter", "ten", "les", "san", "st"})
+Offer = Callable[..., None]
 PARTIAL = "~"  # posting-key prefix: one word of a multi-word name ("palmer" of "James-Palmer")
 PARTIAL_FACTOR = 0.9  # naming only part of a multi-word name is weaker evidence
+ANCHOR_FLOOR = 0.5  # an anchored reading's other part must be at least this close
+ANCHOR_TOP = 3  # bearers of the anchor kept per leftover text, best first
+# Words that end a request rather than continue a name ("... Tootell please", "... im here").
+CLOSERS = frozenset({"please", "pls", "thanks", "thank", "thankyou", "you", "im", "i", "am",
+                     "here", "now", "today"})
+MAX_GLUE = 2  # trailing carrier words a name may have been split into ("to tell")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +132,8 @@ class NameResolver:
             self._last.append(lasts[0] if lasts else "")
             self._add(i, firsts, first_words, lasts, last_words)
         self._parts.freeze()
+        # the second pass looks the same spans up again: remember recent lookups
+        self._similar = lru_cache(maxsize=4096)(self._parts.similar)
 
     def _add(self, i: int, firsts: list[str], first_words: list[str], lasts: list[str],
              last_words: list[str]) -> None:
@@ -140,24 +160,56 @@ class NameResolver:
 
     # ------------------------------------------------------------------ lookup
     def _resolve(self, text: str, allowed: set[int] | None, among: bool = False) -> Resolution:
-        tokens = parse_name_query(text)[0][-MAX_TOKENS:]
-        cands = rank(self._readings(text, allowed))  # decide() re-ranks a ranked list cheaply
-        status, ranked = decide(cands, stray=self._stray(tokens, cands),
-                                spelled=among or has_spelling(text))
+        spelled = among or has_spelling(text)
+        cands, stray = self._decided_readings(text, allowed, spelled)
+        status, ranked = decide(cands, stray=stray, spelled=spelled)
         matches = tuple(Match(self._employees[c.index], round(c.final, 4)) for c in ranked)
         return Resolution(status, matches)
 
-    def _readings(self, text: str, allowed: set[int] | None) -> list[Candidate]:
+    def _decided_readings(
+        self, text: str, allowed: set[int] | None, spelled: bool
+    ) -> tuple[list[Candidate], bool]:
+        """The readings the decision is made on, and the ``stray`` flag.
+
+        The first pass reads the name words; when it finds nobody convincing, anchored readings
+        (``_score_anchored``) and readings with carrier words glued back on are added; they can
+        make a "found", never widen a question (bench/fit_decision.py fits on these too).
+        """
+        tokens = parse_name_query(text)[0][-MAX_TOKENS:]
+        cands = rank(self._readings(text, allowed))  # decide() re-ranks a ranked list cheaply
+        stray = self._stray(tokens, cands)
+        if spelled or decide(cands, stray=stray, spelled=spelled)[0] == "found":
+            return cands, stray
+        extra = self._readings(text, allowed, anchor=True) + self._carried(text, allowed)
+        cands += extra  # unmerged: decide() asks only about first-pass readings
+        return cands, self._stray(tokens, cands)
+
+    def _readings(
+        self, text: str, allowed: set[int] | None, anchor: bool = False
+    ) -> list[Candidate]:
         """Every scored reading of the utterance (bench/fit_decision.py studies these too)."""
         tokens, honorific = parse_name_query(text)
         tokens = tokens[-MAX_TOKENS:]
         if not tokens:
             return []
-        cands = self._candidates(tokens, allowed, surname_first=honorific)
+        cands = self._candidates(tokens, allowed, surname_first=honorific, anchor=anchor)
         if len(tokens) == 1:
             for halves in self._splits(tokens[0]):
                 cands += self._candidates(halves, allowed)
         return cands
+
+    def _carried(self, text: str, allowed: set[int] | None) -> list[Candidate]:
+        """Second pass: readings with carrier words glued to a neighbouring name word.
+
+        Speech recognisers split unfamiliar names into common words ("oliver to tell" for
+        Tootell, "fiona were silly" for Worsley); those words were dropped as carriers. Only
+        run when the first pass found nobody convincing, so the common case stays fast.
+        """
+        out: list[Candidate] = []
+        for tokens in glued_variants(text):
+            out += [replace(c, carried=True)
+                    for c in self._candidates(tokens[-MAX_TOKENS:], allowed, anchor=True)]
+        return out
 
     def _stray(self, tokens: list[str], cands: list[Candidate]) -> bool:
         """Whether the best reading leaves out, or bends, a word that is someone's exact name.
@@ -178,7 +230,7 @@ class NameResolver:
         for i in range(n):
             for j in range(i + 1, min(n, i + MAX_SPAN) + 1):
                 text = "".join(tokens[i:j])
-                hits = self._parts.similar(text)
+                hits = self._similar(text)
                 if hits:
                     partial = {PARTIAL + p: sim * PARTIAL_FACTOR for p, sim in hits.items()
                                if PARTIAL + p in self._partial_keys}
@@ -196,21 +248,25 @@ class NameResolver:
         return [[token[:c], token[c:]] for c in cuts[:3]]
 
     def _candidates(
-        self, tokens: list[str], allowed: set[int] | None, surname_first: bool = False
+        self, tokens: list[str], allowed: set[int] | None, surname_first: bool = False,
+        anchor: bool = False,
     ) -> list[Candidate]:
         """Score every person reachable from the spans; keep each person's best reading.
 
         ``surname_first``: an honorific came first, so a lone name is more likely a surname.
+        ``anchor``: also read an exact part plus the rest as that person's other part (second
+        pass only: see ``_score_anchored``).
         """
         n = len(tokens)
         spans = self._spans(tokens)
         best: dict[int, Candidate] = {}
 
         def offer(idx: int, score: float, sims: tuple[float, ...], covered: int,
-                  parts: tuple[str, ...], heard: tuple[str, ...]) -> None:
+                  parts: tuple[str, ...], heard: tuple[str, ...], anchored: bool = False) -> None:
             if allowed is not None and idx not in allowed:
                 return
-            cand = Candidate(idx, score, sims, covered, n, parts=parts, heard=heard)
+            cand = Candidate(idx, score, sims, covered, n, parts=parts, heard=heard,
+                             anchored=anchored)
             cur = best.get(idx)
             if cur is None or cand.final > cur.final:
                 best[idx] = cand
@@ -241,8 +297,52 @@ class NameResolver:
                     role_sim = sim - HONORIFIC_FIRST_COST * (surname_first and role == FIRST)
                     for idx in self._postings[role].get(part, ())[:limit]:
                         offer(idx, role_sim, (role_sim,), j - i, one, heard_as)
+        if anchor:
+            self._score_anchored(tokens, spans, offer)
         self._score_squashed(tokens, best, allowed)
         return list(best.values())
+
+    def _score_anchored(self, tokens: list[str], spans: dict[tuple[int, int], dict[str, float]],
+                        offer: Offer) -> None:
+        """Read one exactly heard part plus the rest of the query as that person's other part.
+
+        "jesse light": Jesse is exact, "light" is no directory part close enough to be looked
+        up, yet among the Jesses one is Jesse White. The rest is compared with the other part
+        of every bearer of the exact part (by spelling and by sound, in C via rapidfuzz).
+        """
+        n = len(tokens)
+        if n < 2:
+            return
+        for (i, j), hits in spans.items():
+            if i not in (0, n - (j - i)) or j - i == n:
+                continue  # the exact part must sit at one end; the rest is the other end
+            said = "".join(tokens[i:j])
+            rest = "".join(tokens[:i] + tokens[j:])
+            if len(rest) < 3 or hits.get(said, 0.0) < 1.0:
+                continue
+            for role in (FIRST, LAST):
+                bearers = self._postings[role].get(said, ())[:MAX_POSTINGS]
+                if not bearers:
+                    continue
+                other = self._last if role == FIRST else self._first
+                names = [other[b] for b in bearers]
+                keys = [sound_key(o) for o in names]
+                picks = {k for _, _, k in process.extract(
+                    rest, names, scorer=fuzz.ratio, limit=ANCHOR_TOP)}
+                picks |= {k for _, _, k in process.extract(
+                    sound_key(rest), keys, scorer=fuzz.ratio, limit=ANCHOR_TOP)}
+                for k in picks:
+                    o = names[k]
+                    sim = max(part_similarity(rest, o),
+                              0.9 * fuzz.ratio(sound_key(rest), keys[k]) / 100.0)
+                    if not o or sim < ANCHOR_FLOOR:
+                        continue
+                    order = int((role == FIRST) != (i == 0))
+                    sims = (1.0, sim) if role == FIRST else (sim, 1.0)
+                    parts = (said, o) if role == FIRST else (o, said)
+                    heard = (said, rest) if role == FIRST else (rest, said)
+                    offer(bearers[k], _pair_score(sims[0], sims[1], order), sims, n, parts,
+                          heard, True)
 
     def _score_squashed(
         self, tokens: list[str], best: dict[int, Candidate], allowed: set[int] | None
@@ -275,6 +375,45 @@ class NameResolver:
                     c.index, score, c.sims if two else (score, score), len(tokens), len(tokens),
                     joined=True, parts=c.parts if two else (f + last,),
                     heard=c.heard if two else (joined,))
+
+
+def glued_variants(text: str) -> list[list[str]]:
+    """Name tokens with the carrier words inside or just after the name glued on.
+
+    ``"fiona were silly"`` -> ``[["fiona", "weresilly"]]``; ``"oliver to tell please"`` ->
+    ``[["oliver", "totell"]]``; ``"job cost of"`` -> ``[["job", "costof"]]``. Carriers before the
+    first name word ("here to see") and closers ("please", "im here") are never glued.
+    """
+    ws = [w for w in utterance_words(text) if not w.isdigit() and w not in HONORIFICS]
+    names = [k for k, w in enumerate(ws) if w not in CARRIER_WORDS]
+    if not names:
+        return []
+    a, b = names[0], names[-1]
+    end = b + 1
+    while end < len(ws) and end - b <= MAX_GLUE and ws[end] not in CLOSERS:
+        end += 1
+    window = ws[a:end]
+    if all(w not in CARRIER_WORDS for w in window):
+        return []
+    forward: list[str] = []  # carriers join the next name word; trailing ones stand alone
+    pending = ""
+    for w in window:
+        pending += w
+        if w not in CARRIER_WORDS:
+            forward.append(pending)
+            pending = ""
+    if pending:
+        if len(pending) >= 4:
+            forward.append(pending)
+        else:
+            forward[-1] += pending
+    backward: list[str] = []  # carriers join the previous name word
+    for w in window:
+        if w in CARRIER_WORDS and backward:
+            backward[-1] += w
+        else:
+            backward.append(w)
+    return [list(v) for v in dict.fromkeys((tuple(forward), tuple(backward)))]
 
 
 def _pair_score(first_sim: float, last_sim: float, order: int) -> float:

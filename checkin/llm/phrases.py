@@ -144,6 +144,10 @@ PHRASES: dict[str, dict[str, str]] = {
               "you're here.",
         "es": "Lo siento, no puedo dar datos de contacto, pero puedo avisarles de que está aquí.",
     },
+    "no_other_visitors": {
+        "en": "I'm sorry, I can't share anything about other visitors.",
+        "es": "Lo siento, no puedo dar información sobre otros visitantes.",
+    },
     "no_override": {
         "en": "I can only help you check in.",
         "es": "Solo puedo ayudarle a registrarse.",

@@ -96,7 +96,7 @@ class RulesLanguageModel:
     def greeting(self, session: Session) -> str:
         """The first line of every visit."""
         line = say("greeting", session.language, company=self._company)
-        self._remember(line, {"host"})
+        self._remember(say("ask_host", session.language), {"host"})
         return line
 
     async def respond(self, turn: ModelTurn) -> AsyncIterator[str]:
@@ -188,6 +188,8 @@ class RulesLanguageModel:
                                                               r"|list|cual|dame)\b", f))
         override = bool(u.OVERRIDE.search(f))
         host_text = parsed.host_text
+        if u.OTHER_VISITORS.search(f):
+            t.say("no_other_visitors")
         if manipulative or override:
             t.say("no_contact" if manipulative else "no_override")
             if host_text is None or manipulative:
@@ -197,6 +199,15 @@ class RulesLanguageModel:
                                                        or u.MEETING_HINT.search(f))):
             if await self._calendar(t, text):
                 return
+        if self._m.spelled_for is not None and u.yes_no(text) is not None \
+                and len(u.words(text)) <= 2:
+            # "yes" to "could you spell it?": ask for the letters again.
+            self._misunderstood(t)
+            self._ask(t, "spell_host", {"spell"})
+            return
+        if host_text is None and u.says_nothing_about_a_person(f):
+            self._ask(t, "ask_recipient" if t.s.is_delivery else "ask_host", {"host"})
+            return
         if host_text is None:
             host_text = self._fallback_host_text(f, parsed)
         if not host_text:
@@ -205,7 +216,8 @@ class RulesLanguageModel:
                 key = "ask_recipient" if t.s.is_delivery else "ask_host_again"
                 self._ask(t, key, {"host"})
             return
-        await self._lookup(t, host_text, spelled=self._m.spelled_for is not None)
+        await self._lookup(t, host_text, spelled=self._m.spelled_for is not None,
+                           doubtful=override)
 
     def _fallback_host_text(self, f: str, parsed: u.Parsed) -> str | None:
         text = f
@@ -218,7 +230,9 @@ class RulesLanguageModel:
                       text)
         return text.strip(" ,.") or None
 
-    async def _lookup(self, t: _Turn, host_text: str, *, spelled: bool = False) -> None:
+    async def _lookup(self, t: _Turn, host_text: str, *, spelled: bool = False,
+                      doubtful: bool = False) -> None:
+        """Look the host up; ``doubtful``: the words came with a manipulation attempt."""
         query = self._spelling_cleaned(host_text) if spelled else host_text
         self._m.last_host_text = host_text if not spelled else self._m.last_host_text
         result = await t.tool("lookup_employee", name=query)
@@ -229,6 +243,9 @@ class RulesLanguageModel:
                                     within_candidates=True)
             if narrowed.ok and narrowed.data.get("status") in ("found", "ambiguous"):
                 result, status = narrowed, narrowed.data["status"]
+        if doubtful and status == "not_found":
+            self._ask(t, "ask_host", {"host"})
+            return
         await self._after_lookup(t, result, status or "error", spelled=spelled)
 
     async def _after_lookup(self, t: _Turn, result: ToolResult, status: str,
@@ -319,6 +336,11 @@ class RulesLanguageModel:
         parsed = u.parse(text)
         if parsed.host_text:
             await self._lookup(t, parsed.host_text)
+            return
+        if u.yes_no(text) is False and not u.OTHER_ONE.search(f):
+            # "none of them" / "no": the person they mean is not among those offered.
+            t.turn.report(E.HOST_REJECTED)
+            self._ask(t, "host_rejected", {"host"})
             return
         if self._misunderstood(t):
             await self._transfer(t, "not_understood", "not_understood_transfer")
@@ -489,6 +511,14 @@ class RulesLanguageModel:
                 party.extend(p for p in extra if p not in party)
                 continue
             if any(c and c in part for c in cued):
+                rest = part
+                for c in cued:
+                    rest = re.sub(rf"\b(?:from|with|de|about|regarding|at)?\s*{re.escape(c)}\b",
+                                  " ", rest)
+                found = u.name_like(rest) if pending and pending[0] == "name" else None
+                if found:
+                    name = found
+                    pending.pop(0)
                 continue
             known = len({u.fold(n) for n in [*(name and [name] or []), *party]})
             if name and "name" in slots and known < party_size and u.name_like(part):

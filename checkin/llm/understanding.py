@@ -69,7 +69,11 @@ EMPLOYEE = _rx(r"\b(lost|forgot|left|misplaced) (my|the) "
                r"\b(perdi|olvide) mi (tarjeta|credencial|gafete)\b")
 DELIVERY = _rx(r"\b(delivery|deliveries|delivering|package|packages|parcel|courier|shipment"
                r"|envelope|sign for|signature|fedex|ups|dhl|paquete|entrega|envio|mensajeria"
+               r"|flowers|dropping off|drop off|food order|lunch order|catering"
                r"|sobre para)\b")
+OTHER_VISITORS = _rx(r"\bwho else\b", r"\bother (visitors|guests|people visiting)\b",
+                     r"\b(anyone|anybody|who) else (is )?(visiting|here|coming)\b",
+                     r"\bwho (is|s) (visiting|coming) today\b", r"\bquien mas\b")
 FORGOT_HOST = _rx(
     r"\b(forgot|forget|forgotten|dont remember|do not remember|cant remember|cannot remember"
     r"|dont know|do not know|not sure|no idea|dont recall|cant recall)\b",
@@ -87,7 +91,7 @@ HOST_CUES = (
     "im here for", "i am here for", "here for", "supposed to meet with", "supposed to meet",
     "supposed to see", "a meeting with", "an appointment with", "meeting with", "appointment with",
     "meet with", "meeting is with", "appointment is with", "interview is with",
-    "meeting was with", "im meeting", "i am meeting", "im seeing", "to see", "looking for",
+    "meeting was with", "i meant", "i mean", "meant to say", "im meeting", "i am meeting", "im seeing", "to see", "looking for",
     "visiting",
     "delivery for", "package for", "parcel for", "packages for", "envelope for", "addressed to",
     "its for", "it is for", "for", "tell", "let", "vengo a ver a", "vengo a ver", "vine a ver a",
@@ -113,6 +117,10 @@ NOT_A_NAME = frozenset(
     "prof professor sir madam senor senora sr sra srta de del la el los las y con para por un "
     "una buenos buenas dias tardes hola vengo ver tengo cita reunion soy llamo mi su si gracias "
     "favor en lo le se no".split()
+) | frozenset(
+    # Words that would turn a badge into a pass: never part of a visitor's name.
+    "all access vip admin administrator security staff employee badge pass escort unlimited "
+    "full root system override guest none nobody".split()
 )
 NAME_STOP = re.compile(
     r",|;|\.|\?|!| and | y | from | with | of | at | here | for | about | i | im | we | were "
@@ -285,8 +293,14 @@ def list_only(segment: str) -> str:
     return segment if comma < 0 else segment[:comma]
 
 
+_ES_HONORIFIC = re.compile(r"\b(?:la |el )?(?:senora|senor|senorita|sra|sr|srta|dona|don"
+                           r"|doctora|doctor|dra)\b")
+
+
 def host_segment(f: str) -> str | None:
     """The words that name the host ("... here to see laura bianchi about ..." -> laura bianchi)."""
+    # "busco a la señora Bianchi": the article and title are not part of the name.
+    f = " ".join(_ES_HONORIFIC.sub(" ", f).split())
     found = _after(f, HOST_CUES)
     while found is not None and re.match(r"(the|a|an|my|our|your|this|that|some|una|un|la|el)\b",
                                          found[1]):
@@ -295,6 +309,7 @@ def host_segment(f: str) -> str | None:
     if found is None:
         return None
     cue, rest = found
+    rest = re.sub(r"^(al|a)\s+", "", rest)
     if cue in ("for", "para", "tell", "let") and not rest:
         return None
     rest = re.split(
@@ -307,6 +322,20 @@ def host_segment(f: str) -> str | None:
     )[0]
     rest = rest.strip(" ,.")
     return rest or None
+
+
+FILLER = frozenset(
+    "hi hello hey good morning afternoon evening whats what up ive got have has i im a an the "
+    "delivery package parcel packages courier envelope here for to with so yeah ok okay please "
+    "thanks thank you um uh er there just dropping off drop this is it some flowers food order "
+    "signature sign needs need needed today hola buenos buenas dias tardes tengo un una paquete "
+    "entrega traigo para".split()
+)
+
+
+def says_nothing_about_a_person(f: str) -> bool:
+    """True when every word is filler ("hey, I've got a delivery"): nobody was named."""
+    return all(w in FILLER for w in re.findall(r"[a-z]+", f))
 
 
 def parse(text: str) -> Parsed:

@@ -3,7 +3,7 @@
 The database is the record (visit events); this hub only makes the news instant for a channel
 in the same process (a phone call under ``checkin serve`` hears "Sarah is on the way" the moment
 the Slack button is pressed). Channels in other processes poll the record instead; see
-``checkin.delivery.HostReplyFeed``, which combines both. Imports: providers only, so voice/
+``checkin.host_replies.HostReplyFeed``, which combines both. Imports: providers only, so voice/
 gets replies through ``providers.HostReplies`` without knowing about Slack or SMS.
 """
 

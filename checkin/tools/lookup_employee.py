@@ -62,6 +62,9 @@ async def handle(ctx: ToolContext, session: Session, args: JsonObject) -> ToolOu
         pool = [directory.by_id[c.employee_id] for c in session.candidates
                 if c.employee_id in directory.by_id]
     matches = _matches(ctx, name_text, depts, pool)
+    if pool is not None and not matches:
+        # An unclear answer to "which one?" is not a new search: the candidates stand.
+        return ok({"status": "not_found"})
     return _outcome(ctx, matches)
 
 

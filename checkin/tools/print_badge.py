@@ -17,6 +17,10 @@ from checkin.tools.base import Tool, ToolContext, ToolOutcome, failed, ok
 from checkin.tools.notify_host import allowed_names
 from checkin.visits import BadgeRecord, add_event
 
+# A badge is a pass: words that would make it look like more than a visitor's never go on it.
+PASS_WORDS = frozenset({"all", "access", "vip", "admin", "administrator", "security", "staff",
+                        "employee", "escort", "unlimited", "root", "override", "allaccess"})
+
 SPEC = ToolSpec(
     name="print_badge",
     description=(
@@ -39,7 +43,7 @@ async def handle(ctx: ToolContext, session: Session, args: JsonObject) -> ToolOu
     """Print the badge and record it; report badge_printed."""
     name = str(args["visitor_name"]).strip()
     host = session.confirmed_host
-    if fold(name) not in allowed_names(session):
+    if fold(name) not in allowed_names(session) or set(fold(name).split()) & PASS_WORDS:
         return failed("Badges carry only a visitor's own name.", "badge-wrong-name")
     if fold(name) in {fold(b) for b in session.badges}:
         return failed("That visitor already has a badge.", "badge-duplicate")

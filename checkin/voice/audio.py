@@ -24,6 +24,22 @@ TWILIO_FRAME_BYTES = TWILIO_RATE * FRAME_MS // 1000  # 160 mu-law bytes = 20 ms
 
 _BIAS = 0x84
 
+PCM_16K = "pcm_16000"
+"""Audio format name: 16-bit mono PCM at ``PCM_RATE`` (what every engine speaks by default)."""
+ULAW_8K = "ulaw_8000"
+"""Audio format name: G.711 mu-law at 8 kHz, Twilio's own; Deepgram and ElevenLabs speak it too,
+so a cloud engine that declares it gets the caller's bytes, or sends the bot's, untouched."""
+
+
+def audio_format(provider: object) -> str:
+    """The audio a speech engine consumes or yields: its ``audio_format`` attribute, if any.
+
+    Not part of the ``SpeechToText``/``TextToSpeech`` Protocols on purpose: every engine that
+    says nothing is PCM 16 kHz, so test doubles and the offline engines need no change.
+    """
+    fmt = getattr(provider, "audio_format", PCM_16K)
+    return fmt if fmt in (PCM_16K, ULAW_8K) else PCM_16K
+
 
 def _ulaw_decode_table() -> npt.NDArray[np.int16]:
     codes = ~np.arange(256, dtype=np.int32) & 0xFF
@@ -154,6 +170,33 @@ class PhoneEncoder:
     def flush(self) -> list[bytes]:
         """The padded last frame of an utterance."""
         return self._framer.flush()
+
+
+class UlawFramer:
+    """``PhoneEncoder`` for audio that is already 8 kHz mu-law: framing only, no conversion."""
+
+    def __init__(self) -> None:
+        self._framer = Framer(TWILIO_FRAME_BYTES)
+
+    def frames(self, ulaw: bytes) -> list[bytes]:
+        """The complete 160-byte frames now available."""
+        return self._framer.push(ulaw)
+
+    def flush(self) -> list[bytes]:
+        """The padded last frame of an utterance."""
+        return self._framer.flush()
+
+
+class PcmToUlaw:
+    """Streaming 16 kHz PCM -> 8 kHz mu-law, unframed (an offline engine standing in for a
+    mu-law cloud engine after a fail-over, so the call keeps one output format)."""
+
+    def __init__(self, src_rate: int = PCM_RATE) -> None:
+        self._resampler = Resampler(src_rate, TWILIO_RATE)
+
+    def convert(self, pcm: bytes) -> bytes:
+        """Mu-law for this chunk of PCM (the resampler keeps its state between chunks)."""
+        return pcm16_to_ulaw(self._resampler.process(pcm))
 
 
 class PhoneDecoder:

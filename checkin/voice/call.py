@@ -26,7 +26,7 @@ import structlog
 
 from checkin.errors import ProviderError
 from checkin.providers import SpeechEvent, SpeechStarted, SpeechToText, TextToSpeech, Transcript
-from checkin.voice.audio import PhoneDecoder
+from checkin.voice.audio import ULAW_8K, PhoneDecoder, audio_format
 from checkin.voice.speaker import Speaker
 from checkin.voice.twilio_stream import (
     Connected,
@@ -147,6 +147,11 @@ class PhoneCall:
         self._stt = stt
         self._tts = tts
         self._phrases = phrases
+        # Formats are fixed per call: the caller's mu-law goes to a mu-law recogniser as it
+        # came (no decode), and a mu-law synthesiser's audio goes to Twilio as it came.
+        self._stt_ulaw = audio_format(stt) == ULAW_8K
+        self._tts_format = audio_format(tts)
+        self._phrase_format = audio_format(phrases)
         self._control = control
         self.settings = settings or CallSettings()
         self.stats = CallStats(call_id=uuid.uuid4().hex[:12])
@@ -251,7 +256,7 @@ class PhoneCall:
                     break
                 frame = self._parse(raw)
                 if isinstance(frame, Media):
-                    self._feed(decoder.pcm(frame.payload))
+                    self._feed(frame.payload if self._stt_ulaw else decoder.pcm(frame.payload))
                 elif isinstance(frame, Mark) and self._speaker is not None:
                     self._speaker.on_mark(frame.name)
                 elif isinstance(frame, Dtmf):
@@ -357,7 +362,7 @@ class PhoneCall:
     async def _greet(self, dialogue: Dialogue, speaker: Speaker) -> None:
         text = await dialogue.greeting()
         pcm = await self._phrases.pcm(text)
-        await speaker.say_pcm(pcm, text)
+        await speaker.say_pcm(pcm, text, audio_format=self._phrase_format)
         if speaker.first_audio_at is not None:
             self.stats.greeting_first_audio_s = speaker.first_audio_at - self._started_at
             log.info("greeting_started",
@@ -432,12 +437,14 @@ class PhoneCall:
                 # A slow tool (or model): fill the air once, then keep waiting.
                 self.stats.fillers += 1
                 await self._speaker.say_pcm(await self._phrases.pcm(self.settings.filler_text),
-                                            self.settings.filler_text)
+                                            self.settings.filler_text,
+                                            audio_format=self._phrase_format)
                 sentence = await sentences.get()
                 first = False
             if sentence is None:
                 return
-            sent = await self._speaker.say(self._tts.speech(_one(sentence)), sentence)
+            sent = await self._speaker.say(self._tts.speech(_one(sentence)), sentence,
+                                           audio_format=self._tts_format)
             if first and sent:
                 self.stats.turn_first_audio_s.append(time.perf_counter() - began)
                 first = False
@@ -445,14 +452,16 @@ class PhoneCall:
     async def _say_again(self, unheard: list[str]) -> None:
         assert self._speaker is not None
         for sentence in unheard:
-            await self._speaker.say(self._tts.speech(_one(sentence)), sentence)
+            await self._speaker.say(self._tts.speech(_one(sentence)), sentence,
+                                    audio_format=self._tts_format)
 
     async def _apologise(self) -> None:
         """A provider failed for good: say so (cached phrase) rather than leave dead air."""
         assert self._speaker is not None
         text = "Sorry, I'm having trouble. Let me get someone from reception for you."
         with suppress(ProviderError):
-            await self._speaker.say_pcm(await self._phrases.pcm(text), text)
+            await self._speaker.say_pcm(await self._phrases.pcm(text), text,
+                                        audio_format=self._phrase_format)
         self.stats.outcome = "provider_failed"
 
     # -- the end ----------------------------------------------------------------------------
@@ -482,7 +491,8 @@ class PhoneCall:
         else:
             text = "I couldn't put you through. Please ask at the front desk."
         with suppress(ProviderError):
-            await speaker.say(self._tts.speech(_one(text)), "transfer-fallback")
+            await speaker.say(self._tts.speech(_one(text)), "transfer-fallback",
+                              audio_format=self._tts_format)
         await speaker.played(self.settings.played_timeout_s)
 
 

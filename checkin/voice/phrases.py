@@ -12,6 +12,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 
 from checkin.providers import TextToSpeech
+from checkin.voice.audio import audio_format
 
 
 class CachedPhrases:
@@ -22,6 +23,11 @@ class CachedPhrases:
         self._size = size
         self._cache: OrderedDict[str, bytes] = OrderedDict()
         self._lock = asyncio.Lock()
+
+    @property
+    def audio_format(self) -> str:
+        """What ``pcm()`` returns: the synthesiser's own format (mu-law 8 kHz for ElevenLabs)."""
+        return audio_format(self._tts)
 
     async def pcm(self, text: str) -> bytes:
         """The audio for ``text``, synthesised on first use."""

@@ -3,7 +3,11 @@
 Marks tell us what the caller actually heard: Twilio echoes a mark once the audio queued before
 it has played. After a ``clear`` (barge-in) it echoes the pending marks too, so only marks that
 came back *before* the clear count as heard; the rest are kept as ``unheard`` so a reply cut off
-by a cough can be said again. Imports ``checkin.voice`` modules only.
+by a cough can be said again.
+
+Audio comes as 16 kHz PCM (resampled and encoded here, at the edge) or, from an engine that
+declares ``audio_format = "ulaw_8000"`` (ElevenLabs), as 8 kHz mu-law that is only cut into
+20 ms frames: no decode/encode round trip. Imports ``checkin.voice`` modules only.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from checkin.voice.audio import PCM_RATE, PhoneEncoder
+from checkin.voice.audio import PCM_16K, PCM_RATE, ULAW_8K, PhoneEncoder, UlawFramer
 from checkin.voice.twilio_stream import clear_message, mark_message, media_message
 
 Send = Callable[[str], Awaitable[None]]
@@ -37,9 +41,13 @@ class Speaker:
         """Whether Twilio still has audio of ours queued or playing."""
         return bool(self._outstanding)
 
-    async def say(self, pcm: AsyncIterator[bytes], sentence: str, *, rate: int = PCM_RATE) -> int:
-        """Send one sentence's audio in 20 ms frames, then its mark; returns frames sent."""
-        encoder = PhoneEncoder(rate)
+    async def say(self, pcm: AsyncIterator[bytes], sentence: str, *, rate: int = PCM_RATE,
+                  audio_format: str = PCM_16K) -> int:
+        """Send one sentence's audio in 20 ms frames, then its mark; returns frames sent.
+
+        ``audio_format`` ``ulaw_8000``: the chunks are already Twilio's format (``rate`` unused).
+        """
+        encoder = UlawFramer() if audio_format == ULAW_8K else PhoneEncoder(rate)
         sent = 0
         async for chunk in pcm:
             for frame in encoder.frames(chunk):
@@ -52,13 +60,14 @@ class Speaker:
             await self.mark(sentence)
         return sent
 
-    async def say_pcm(self, pcm: bytes, sentence: str, *, rate: int = PCM_RATE) -> int:
+    async def say_pcm(self, pcm: bytes, sentence: str, *, rate: int = PCM_RATE,
+                      audio_format: str = PCM_16K) -> int:
         """``say`` for audio already in memory (cached phrases)."""
 
         async def once() -> AsyncIterator[bytes]:
             yield pcm
 
-        return await self.say(once(), sentence, rate=rate)
+        return await self.say(once(), sentence, rate=rate, audio_format=audio_format)
 
     async def _frame(self, frame: bytes) -> None:
         now = time.perf_counter()

@@ -410,3 +410,18 @@ async def test_rules_taking_over_after_claude_asked_for_the_name_understands_a_b
     assert "company" in reply.text
     final = await visit.conv.reply("Vertex Dynamics, a design review")
     assert final.state is S.COMPLETE
+
+
+async def test_no_names_prompts_or_model_text_reach_the_logs(visit, fake):
+    from structlog.testing import capture_logs
+
+    fake.script(*check_in_script())
+    with capture_logs() as logs:
+        await visit.conv.reply("hi, I'm here to see Priya Patel")
+        await visit.conv.reply("yes")
+        await visit.conv.reply("Nathan Ellison, Vertex Dynamics, a design review")
+        fake.script(Status(529))
+    dumped = repr(logs).lower()
+    for secret in ("nathan", "ellison", "priya", "patel", "vertex", "design review",
+                   "let me check", "receptionist", "test-key"):
+        assert secret not in dumped, secret

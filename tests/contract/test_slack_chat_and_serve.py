@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
 
 import httpx
 import pytest
@@ -39,11 +40,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def wait_for_health(base: str, proc: subprocess.Popen[bytes]) -> None:
+def start_serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as sink:  # a file, not a pipe nobody reads: a full pipe blocks serve
+        return subprocess.Popen([sys.executable, "-m", "checkin", "serve", "--port", str(port)],
+                                env=env, stdout=subprocess.DEVNULL, stderr=sink)
+
+
+async def wait_for_health(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     async with httpx.AsyncClient(base_url=base, timeout=1) as client:
         for _ in range(200):
             if proc.poll() is not None:
-                raise AssertionError(f"checkin serve exited: {proc.stderr.read().decode()[-800:]}")
+                output = await asyncio.to_thread(log.read_text)
+                raise AssertionError(f"checkin serve exited: {output[-800:]}")
             try:
                 if (await client.get("/health")).status_code == 200:
                     return
@@ -68,10 +76,10 @@ async def test_a_chat_check_in_is_delivered_once_while_serve_runs(
             database_url, tmp_path, slack=slack,
             config="notify:\n  poll_s: 0.1\n  retry_initial_s: 0.3\n")}
         port = free_port()
-        serve = subprocess.Popen([sys.executable, "-m", "checkin", "serve", "--port", str(port)],
-                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        log = tmp_path / "serve.log"
+        serve = start_serve(env, port, log)
         try:
-            await wait_for_health(f"http://127.0.0.1:{port}", serve)
+            await wait_for_health(f"http://127.0.0.1:{port}", serve, log)
             if who_delivers == "serve":  # the chat's tries (3, inline) all fail
                 slack.fail_next("chat.postMessage", 500, times=3)
             lines = "".join(json.dumps({"say": s}) + "\n" for s in VISITOR)

@@ -89,7 +89,7 @@ async def test_two_workers_deliver_every_message_exactly_once(sessions, database
 def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "checkin.outbox_worker"],
                             env={**os.environ, **env}, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+                            stderr=subprocess.DEVNULL)
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

@@ -12,15 +12,9 @@ import pytest
 from sqlalchemy import select, update
 
 from checkin.db import transaction, utcnow
-from checkin.delivery import (
-    DeliveryPolicy,
-    HostReplyFeed,
-    OutboxDispatcher,
-    find_sms_notification,
-    record_host_reply,
-    rung_id,
-)
+from checkin.delivery import DeliveryPolicy, OutboxDispatcher, rung_id
 from checkin.errors import ProviderError, ProviderRateLimited, ProviderRejected, ProviderUnavailable
+from checkin.host_replies import HostReplyFeed, find_sms_notification, record_host_reply
 from checkin.notify.chain import FallbackNotifier
 from checkin.notify.replies import ReplyHub
 from checkin.outbox_worker import OutboxWorker

@@ -8,8 +8,9 @@ import pytest
 from structlog.testing import capture_logs
 
 from checkin.config import load_settings
-from checkin.delivery import OutboxDispatcher, record_host_reply
+from checkin.delivery import OutboxDispatcher
 from checkin.errors import ConfigError
+from checkin.host_replies import record_host_reply
 from checkin.notify.chain import FallbackNotifier
 from checkin.notify.offline import ConsoleNotifier
 from checkin.notify.reception import NotifierReceptionAlert
