@@ -21,7 +21,7 @@ import io
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -64,40 +64,6 @@ class ImportReport:
         return self.created + self.updated + self.unchanged
 
 
-@dataclass(frozen=True, slots=True)
-class EmployeeRecord:
-    """One validated row of the file, ready to write."""
-
-    id: str
-    first_name: str
-    last_name: str
-    department: str = ""
-    title: str = ""
-    email: str = ""
-    phone: str = ""
-    slack_id: str = ""
-    active: bool = True
-    aliases: list[str] = field(default_factory=list)
-
-    def differs_from(self, row: EmployeeRow) -> bool:
-        """True when writing this record would change ``row``."""
-        return any(getattr(row, name) != value for name, value in self._values().items())
-
-    def apply_to(self, row: EmployeeRow) -> None:
-        """Copy every field onto ``row``."""
-        for name, value in self._values().items():
-            setattr(row, name, value)
-        row.updated_at = utcnow()
-
-    def to_employee(self) -> Employee:
-        """The value the resolver and tools use (for a directory read straight from a file)."""
-        return Employee(id=self.id, aliases=tuple(self.aliases),
-                        **{k: v for k, v in self._values().items() if k != "aliases"})
-
-    def _values(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__ if name != "id"}
-
-
 async def import_directory(
     *, sessions: async_sessionmaker[AsyncSession], path: Path, full: bool = False
 ) -> ImportReport:
@@ -116,7 +82,7 @@ async def import_directory(
     return report
 
 
-def read_directory_file(path: Path) -> list[EmployeeRecord]:
+def read_directory_file(path: Path) -> list[Employee]:
     """Parse and validate a CSV or JSON directory file; raise with every problem found."""
     text = _read_text(path)
     if _looks_like_json(path, text):
@@ -128,7 +94,7 @@ def read_directory_file(path: Path) -> list[EmployeeRecord]:
 
 def read_employees(path: Path) -> list[Employee]:
     """The people of a directory file, validated as an import would (nothing is written)."""
-    return [r.to_employee() for r in read_directory_file(path)]
+    return read_directory_file(path)
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -217,8 +183,8 @@ def _check_header(header: Sequence[str]) -> None:
 # --- validating -----------------------------------------------------------------------------
 
 
-def _validate(rows: Iterable[RawRow]) -> list[EmployeeRecord]:
-    records: list[EmployeeRecord] = []
+def _validate(rows: Iterable[RawRow]) -> list[Employee]:
+    records: list[Employee] = []
     problems: list[tuple[int, str]] = []
     first_seen: dict[str, str] = {}
     for line, where, raw in rows:
@@ -239,7 +205,7 @@ def _validate(rows: Iterable[RawRow]) -> list[EmployeeRecord]:
     return records
 
 
-def _record(raw: dict[str, Any], problems: list[str]) -> EmployeeRecord | None:
+def _record(raw: dict[str, Any], problems: list[str]) -> Employee | None:
     """Build a record from one raw row, appending a message per problem to ``problems``."""
     unknown = sorted(set(raw) - set(REQUIRED_COLUMNS + OPTIONAL_COLUMNS))
     if unknown:
@@ -257,7 +223,7 @@ def _record(raw: dict[str, Any], problems: list[str]) -> EmployeeRecord | None:
     aliases = _aliases(raw.get("aliases"), problems)
     if active is None or aliases is None or not text["id"]:
         return None
-    return EmployeeRecord(active=active, aliases=aliases, **text)
+    return Employee(active=active, aliases=tuple(aliases), **text)
 
 
 def _text(value: Any, name: str, problems: list[str]) -> str:
@@ -303,7 +269,7 @@ def _aliases(value: Any, problems: list[str]) -> list[str] | None:
 # --- writing --------------------------------------------------------------------------------
 
 
-async def _upsert(session: AsyncSession, records: Sequence[EmployeeRecord]) -> tuple[int, int, int]:
+async def _upsert(session: AsyncSession, records: Sequence[Employee]) -> tuple[int, int, int]:
     created = updated = unchanged = 0
     for start in range(0, len(records), BATCH_SIZE):
         batch = records[start : start + BATCH_SIZE]
@@ -316,11 +282,11 @@ async def _upsert(session: AsyncSession, records: Sequence[EmployeeRecord]) -> t
             row = existing.get(record.id)
             if row is None:
                 row = EmployeeRow(id=record.id)
-                record.apply_to(row)
+                row.update_from(record)
                 session.add(row)
                 created += 1
-            elif record.differs_from(row):
-                record.apply_to(row)
+            elif row.to_employee() != record:
+                row.update_from(record)
                 updated += 1
             else:
                 unchanged += 1

@@ -32,6 +32,14 @@ class EmployeeRow(Base):
     aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
+    def update_from(self, employee: Employee) -> None:
+        """Copy every field of ``employee`` (same id) onto this row."""
+        for name in ("first_name", "last_name", "department", "title", "email", "phone",
+                     "slack_id", "active"):
+            setattr(self, name, getattr(employee, name))
+        self.aliases = list(employee.aliases)
+        self.updated_at = utcnow()
+
     def to_employee(self) -> Employee:
         """The plain value the resolver and tools work with."""
         return Employee(

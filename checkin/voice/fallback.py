@@ -13,8 +13,10 @@ Imports ``checkin.providers``, ``checkin.errors`` and ``checkin.voice.audio`` on
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,6 +91,14 @@ class FallbackSpeechToText:
 
     async def transcripts(self, audio: AsyncIterator[bytes]) -> AsyncIterator[SpeechEvent]:
         """Events from the primary; after its failure, from the fallback."""
+        shared = _Resumable(audio)
+        try:
+            async for event in self._events(shared):
+                yield event
+        finally:
+            await shared.aclose()
+
+    async def _events(self, audio: _Resumable) -> AsyncIterator[SpeechEvent]:
         if not self.failed_over:
             try:
                 async for event in self._primary.transcripts(audio):
@@ -142,6 +152,42 @@ class FallbackTextToSpeech:
             async for chunk in _convert_out(self._fallback.speech(_one(sentence)),
                                             audio_format(self._fallback), self.audio_format):
                 yield chunk
+
+
+class _Resumable:
+    """An audio iterator that survives a cancelled read, so the fallback gets every chunk.
+
+    A cloud recogniser reads audio in its own task and cancels it when it fails. Cancelling a
+    read of an async generator closes the generator for good; here the read runs as a task of
+    its own, shielded, and the next reader (the fallback) picks up its result.
+    """
+
+    def __init__(self, audio: AsyncIterator[bytes]) -> None:
+        self._audio = audio
+        self._pending: asyncio.Future[bytes] | None = None
+
+    def __aiter__(self) -> _Resumable:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._pending is None:
+            self._pending = asyncio.ensure_future(self._audio.__anext__())
+        pending = self._pending
+        try:
+            return await asyncio.shield(pending)
+        finally:
+            if pending.done():
+                self._pending = None
+
+    async def aclose(self) -> None:
+        """Stop a read still in flight (the call is over)."""
+        pending, self._pending = self._pending, None
+        if pending is not None and not pending.done():
+            pending.cancel()
+            with suppress(asyncio.CancelledError, StopAsyncIteration):
+                await pending
+        elif pending is not None and not pending.cancelled():
+            pending.exception()  # retrieved, so no "never retrieved" warning at exit
 
 
 async def _convert_in(audio: AsyncIterator[bytes], have: str,
