@@ -50,6 +50,9 @@ def configure_logging(*, fmt: str = "console", level: str = "info") -> None:
     )
     numeric = getattr(logging, level.upper(), logging.INFO)
     logging.basicConfig(stream=sys.stderr, level=numeric, format="%(message)s", force=True)
+    # HTTP client libraries log every request URL at INFO: noise, and URLs may carry ids.
+    for noisy in ("httpx", "httpx2", "httpcore", "urllib3", "twilio.http_client"):
+        logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -160,6 +160,8 @@ class FakeDeepgram:
                     drop_at = self.drop_after_s.get(number)
                     if drop_at is not None and conn.audio_bytes / RATE >= drop_at:
                         conn.dropped = True
+                        if state.speaking and state.text:  # unfinished: the next socket's
+                            self.transcripts.appendleft(state.text)
                         ws.transport.abort()  # no close frame: the client sees 1006
                         return
                     await state.audio(message)
