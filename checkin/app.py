@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager, suppress
 import structlog
 from fastapi import FastAPI
 
-from checkin import __version__
+from checkin import __version__, web
 from checkin.api import health, slack, sms
 from checkin.api import twilio as twilio_voice
 from checkin.runtime import Runtime
@@ -43,6 +43,7 @@ def create_app(runtime: Runtime, *, background_jobs: bool = True) -> FastAPI:
             for task in tasks:
                 with suppress(asyncio.CancelledError):
                     await task
+            await app.state.kiosk.aclose()  # ends open kiosk visits (checkin.web, issue 6)
             await runtime.aclose()
 
     app = FastAPI(title="checkin", version=__version__, lifespan=lifespan,
@@ -53,5 +54,7 @@ def create_app(runtime: Runtime, *, background_jobs: bool = True) -> FastAPI:
     app.include_router(sms.router)
     phone = twilio_voice.phone_channel(runtime)  # env: CHECKIN_PUBLIC_URL, TWILIO_*
     phone.announce()
+    app.state.phone = phone  # /health shows its speech engines
     app.include_router(twilio_voice.make_router(phone))
+    web.install(app, runtime)  # sign-in, visit log, dashboard, kiosk, /metrics (issue 6)
     return app

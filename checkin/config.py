@@ -188,6 +188,26 @@ class Notify(_Section):
     twilio_api_base_url: str = ""  # empty: Twilio's own host
 
 
+class Speech(_Section):
+    """Cloud speech engines for phone calls (``providers.stt: deepgram``, ``providers.tts:
+    elevenlabs``); keys come from ``DEEPGRAM_API_KEY`` / ``ELEVENLABS_API_KEY``.
+
+    Empty base URLs mean the vendors' own; tests and the benchmark point them at local fakes.
+    ``offline_tts`` is the offline voice (and the cloud voice's fallback): ``flite`` (BSD-style,
+    Debian) or ``piper`` (GPL-3.0, the separately installed ``checkin[piper]`` extra).
+    """
+
+    deepgram_base_url: str = ""
+    deepgram_model: str = "nova-3"
+    deepgram_endpointing_ms: int = Field(300, ge=10, le=5000)
+    deepgram_utterance_end_ms: int = Field(1000, ge=1000, le=5000)
+    elevenlabs_base_url: str = ""
+    elevenlabs_voice_id: str = ""
+    elevenlabs_model: str = "eleven_flash_v2_5"
+    elevenlabs_read_s: float = Field(2.0, gt=0)  # first byte, and any gap between chunks
+    offline_tts: Literal["flite", "piper"] = "flite"
+
+
 class Credentials(_Section):
     """Secrets, read from environment variables only; config.yaml may not set them."""
 
@@ -198,6 +218,8 @@ class Credentials(_Section):
     twilio_from_number: str = ""
     anthropic_api_key: SecretStr | None = None
     caldav_password: SecretStr | None = None
+    deepgram_api_key: SecretStr | None = None
+    elevenlabs_api_key: SecretStr | None = None
 
     def has_slack(self) -> bool:
         """True when Slack can be used (bot token and signing secret set)."""
@@ -228,6 +250,7 @@ class Settings(_Section):
     public_url: str = ""  # how Twilio and Slack reach us (webhook signatures are over this URL)
     printer: Printer = Printer()
     caldav: CalDav = CalDav()
+    speech: Speech = Speech()
 
     @property
     def tz(self) -> ZoneInfo:
@@ -253,6 +276,10 @@ ENV_OVERRIDES: Mapping[str, str] = {
     "TWILIO_API_BASE_URL": "notify.twilio_api_base_url",
     "ANTHROPIC_BASE_URL": "claude.base_url",
     "CHECKIN_CLAUDE_MODEL": "claude.model",
+    "DEEPGRAM_BASE_URL": "speech.deepgram_base_url",
+    "ELEVENLABS_BASE_URL": "speech.elevenlabs_base_url",
+    "ELEVENLABS_VOICE_ID": "speech.elevenlabs_voice_id",
+    "CHECKIN_OFFLINE_TTS": "speech.offline_tts",
 }
 
 # Secrets: environment only, never config.yaml (see _check_credentials).
@@ -264,6 +291,8 @@ SECRET_ENV: Mapping[str, str] = {
     "TWILIO_FROM_NUMBER": "credentials.twilio_from_number",
     "ANTHROPIC_API_KEY": "credentials.anthropic_api_key",
     "CHECKIN_CALDAV_PASSWORD": "credentials.caldav_password",
+    "DEEPGRAM_API_KEY": "credentials.deepgram_api_key",
+    "ELEVENLABS_API_KEY": "credentials.elevenlabs_api_key",
 }
 
 
@@ -302,6 +331,14 @@ def _check_credentials(settings: Settings) -> None:
                           "and TWILIO_FROM_NUMBER in the environment")
     if settings.providers.llm == "claude" and not creds.anthropic_api_key:
         raise ConfigError("providers.llm is claude: set ANTHROPIC_API_KEY in the environment")
+    if settings.providers.stt == "deepgram" and not creds.deepgram_api_key:
+        raise ConfigError("providers.stt is deepgram: set DEEPGRAM_API_KEY in the environment")
+    if settings.providers.tts == "elevenlabs" and not creds.elevenlabs_api_key:
+        raise ConfigError("providers.tts is elevenlabs: set ELEVENLABS_API_KEY in the "
+                          "environment")
+    if settings.providers.tts == "elevenlabs" and not settings.speech.elevenlabs_voice_id:
+        raise ConfigError("providers.tts is elevenlabs: set ELEVENLABS_VOICE_ID (or "
+                          "speech.elevenlabs_voice_id)")
 
 
 def _read_yaml(path: Path, *, required: bool) -> dict[str, Any]:

@@ -50,6 +50,8 @@ RETRY_S = 30
 
 HOST, ALTERNATE, RECEPTION = "host", "alternate", "reception"
 NO_REPLY = "host-no-reply"
+# Channels a host cannot answer on (the console): waiting for an answer there is pointless.
+NO_ANSWER_CHANNELS = ("offline:",)
 # A rung delivered longer ago than escalate_after + this is history, not a waiting visitor.
 ESCALATION_WINDOW = timedelta(minutes=30)
 # Visit events that are news for the visitor, and the kind each becomes.
@@ -186,7 +188,8 @@ class OutboxDispatcher:
         queued = 0
         for row in rows:
             rung = self._next_rung(str(row.payload.get("kind", HOST)))
-            if rung is None or await self._answered(row.visit_id):
+            if (rung is None or (row.receipt or "").startswith(NO_ANSWER_CHANNELS)
+                    or await self._answered(row.visit_id)):
                 continue
             try:
                 async with transaction(self._sessions) as db:
@@ -204,14 +207,16 @@ class OutboxDispatcher:
         now = utcnow()
         news = await self._finish(
             row, status="delivered", event=_EVENT_FOR.get(kind, "host_notified"),
-            data={"channel": receipt.channel, "kind": kind},
+            data={"channel": receipt.channel, "kind": kind,
+                  "reason": str(row.payload.get("reason", ""))},
             receipt=f"{receipt.channel}:{receipt.reference}",
         )
         log.info("host_notified", channel=receipt.channel, kind=kind, visit_id=row.visit_id,
                  notification_id=row.id, attempt=row.attempts,
                  latency_ms=int((now - row.created_at).total_seconds() * 1000))
         if news and kind != HOST:
-            self._publish(news_for(row, _EVENT_FOR[kind], {}))
+            self._publish(news_for(row, _EVENT_FOR[kind],
+                                   {"reason": str(row.payload.get("reason", ""))}))
 
     async def _failed(self, row: Notification, err: ProviderError) -> None:
         now = utcnow()
@@ -359,7 +364,8 @@ def news_for(row: Notification, kind: str, data: dict[str, Any]) -> HostReply:
     """The visitor's view of an event on ``row``'s visit."""
     host = first_name(host_name(row))
     return HostReply(visit_id=row.visit_id, kind=kind, answer=str(data.get("answer", "")),
-                     responder=str(data.get("responder", "")), host=host)
+                     responder=str(data.get("responder", "")), host=host,
+                     reason=str(data.get("reason", "")))
 
 
 async def outbox_health(*, sessions: async_sessionmaker[AsyncSession]) -> dict[str, Any]:

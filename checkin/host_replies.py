@@ -145,5 +145,5 @@ class HostReplyFeed:
         return [(e.id, HostReply(visit_id=visit_id, kind=e.kind,
                                  answer=str(e.data.get("answer", "")),
                                  responder=str(e.data.get("responder", "")),
-                                 host=first_name(host)))
+                                 host=first_name(host), reason=str(e.data.get("reason", ""))))
                 for e in events]

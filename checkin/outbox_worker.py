@@ -18,12 +18,18 @@ from collections.abc import Sequence
 import structlog
 
 from checkin.delivery import OutboxDispatcher
+from checkin.visits import Notification
 
 log = structlog.get_logger(__name__)
 
 
 class OutboxWorker:
-    """Polls the outbox every ``poll_s`` (or when kicked) and delivers what is due."""
+    """Polls the outbox every ``poll_s`` (or when kicked) and delivers what is due.
+
+    Up to ``concurrency`` deliveries run at once, each its own task, so one slow provider
+    call does not hold up the rows behind it; the poll claims only as many rows as there are
+    free slots, leaving the rest to other replicas.
+    """
 
     def __init__(self, dispatcher: OutboxDispatcher, *, poll_s: float = 1.0,
                  concurrency: int = 4) -> None:
@@ -31,37 +37,57 @@ class OutboxWorker:
         self._poll_s = poll_s
         self._concurrency = concurrency
         self._wake = asyncio.Event()
+        self._inflight: set[asyncio.Task[None]] = set()
 
     def kick(self) -> None:
         """Look at the outbox now instead of at the next poll."""
         self._wake.set()
 
     async def run_once(self) -> int:
-        """Claim what is due now and deliver it; returns how many rows were handled."""
+        """Claim what is due now and deliver it all; returns how many rows were handled."""
         await self._dispatcher.escalate_due()  # queues rows that the claim below picks up
         rows = await self._dispatcher.claim_due(limit=self._concurrency)
         if rows:
             async with asyncio.TaskGroup() as group:
                 for row in rows:
-                    group.create_task(self._dispatcher.deliver(row), name=f"deliver-{row.id}")
+                    group.create_task(self._deliver(row), name=f"deliver-{row.id}")
         return len(rows)
 
     async def run(self) -> None:
         """Deliver until cancelled; a database outage is logged and waited out, never fatal."""
         log.info("outbox_worker_started", worker=self._dispatcher.worker_id)
-        while True:
-            try:
-                handled = await self.run_once()
-            except Exception as err:  # the DB may be down for a while; keep the worker alive
-                log.error("outbox_poll_failed", error_type=type(err).__name__)
-                handled = 0
-            if handled:
-                continue  # there may be more due right away
-            self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_s)
-            except TimeoutError:
-                pass
+        async with asyncio.TaskGroup() as group:
+            while True:
+                free = self._concurrency - len(self._inflight)
+                rows: list[Notification] = []
+                try:
+                    await self._dispatcher.escalate_due()
+                    if free:
+                        rows = await self._dispatcher.claim_due(limit=free)
+                except Exception as err:  # the DB may be down for a while; keep the worker
+                    log.error("outbox_poll_failed", error_type=type(err).__name__)
+                for row in rows:
+                    task = group.create_task(self._deliver(row), name=f"deliver-{row.id}")
+                    self._inflight.add(task)
+                    task.add_done_callback(self._finished)
+                if rows and len(rows) == free:
+                    continue  # there may be more due right away
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._poll_s)
+                except TimeoutError:
+                    pass
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        self.kick()  # a slot is free: claim the next due row without waiting for the poll
+
+    async def _deliver(self, row: Notification) -> None:
+        try:
+            await self._dispatcher.deliver(row)
+        except Exception as err:  # one row's DB error must not stop the others
+            log.error("delivery_crashed", notification_id=row.id,
+                      error_type=type(err).__name__)
 
 
 async def _serve_worker() -> int:

@@ -147,6 +147,7 @@ class HostReply:
     answer: str = ""
     responder: str = ""  # the first name the visitor may hear ("Sarah")
     host: str = ""  # the host's first name
+    reason: str = ""  # why an escalation happened: host-no-reply, host-unreachable, ...
 
     def sentence(self) -> str:
         """What the receptionist tells the visitor (English)."""
@@ -160,6 +161,8 @@ class HostReply:
             }.get(self.answer, f"{who} has seen your message.")
         if self.kind == "alternate_notified":
             host = self.host or "Your host"
+            if self.reason and self.reason != "host-no-reply":
+                return f"I couldn't reach {host}, so I've let their team know you're here."
             return f"{host} hasn't answered yet, so I've let their team know you're here."
         return "Someone from reception will come and help you shortly."
 

@@ -7,6 +7,7 @@ audit trail stay true while nothing identifies the visitor any more. Imports: db
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -158,6 +159,16 @@ def _scrub(value: Any, needles: list[str]) -> tuple[Any, bool]:
     return value, False
 
 
+def _unlink(paths: list[Path]) -> int:
+    """Delete the files that exist; how many were deleted."""
+    deleted = 0
+    for path in paths:
+        if path.is_file():
+            path.unlink(missing_ok=True)
+            deleted += 1
+    return deleted
+
+
 async def erase_visitor(
     *, session: AsyncSession, visitor_name: str | None, phone: str | None,
     visit_ids: list[str] | None = None,
@@ -187,6 +198,7 @@ async def erase_visitor(
                 ids.add(note.visit_id)
         needles.append(digits)
     counts.visit_ids = sorted(ids)
+    files: list[Path] = []
     if not ids:
         return counts
     for visit in (await session.scalars(select(Visit).where(Visit.id.in_(ids)))).all():
@@ -204,9 +216,9 @@ async def erase_visitor(
                                         .where(BadgeRecord.visit_id.in_(ids)))).all():
         badge.visitor_name = ERASED
         counts.badges += 1
-        if badge.location and Path(badge.location).is_file():
-            Path(badge.location).unlink(missing_ok=True)  # the printed PDF shows the name
-            counts.badge_files += 1
+        if badge.location:
+            files.append(Path(badge.location))
+    counts.badge_files = await asyncio.to_thread(_unlink, files)  # the badge PDF shows the name
     for event in (await session.scalars(select(VisitEvent)
                                         .where(VisitEvent.visit_id.in_(ids)))).all():
         data, changed = _scrub(event.data, needles)

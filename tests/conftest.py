@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import checkin.directory.store  # noqa: F401  (registers tables on Base.metadata)
+import checkin.staff  # noqa: F401  (staff and audit tables, issue 6)
 import checkin.visits  # noqa: F401
 from checkin.db import Base, make_engine, make_sessionmaker
 from checkin.migrate import upgrade_to_head

@@ -40,6 +40,10 @@ async def health(request: Request, response: Response) -> dict[str, Any]:
         "calendar": {"mode": p.calendar if runtime.calendar else "none",
                      "status": "ok" if runtime.calendar else "not_configured"},
     }
+    phone = getattr(request.app.state, "phone", None)
+    if phone is not None:  # speech engines: engine, fallback, status, last error code
+        for role, state in phone.health().items():
+            providers[role].update(state)
     printer_status = getattr(runtime, "printer_status", None)
     if printer_status is not None:  # ok | failing, last success and last error code (no names)
         providers["printer"].update(printer_status.snapshot())

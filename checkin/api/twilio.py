@@ -7,6 +7,11 @@ twilio's ``RequestValidator`` against the public URL Twilio sees (``CHECKIN_PUBL
 or missing signature gets 403 and nothing else happens. ``/voice/stream`` hands the socket
 straight to ``checkin.voice.call.PhoneCall`` with the visit's ``Conversation`` behind the
 ``Dialogue`` adapter below. This is the layer that may know both sides.
+
+Speech engines (``providers.stt`` / ``providers.tts``): the offline ones (Whisper + Silero,
+flite or Piper) always exist; ``deepgram`` / ``elevenlabs`` put the cloud engine in front of
+them in a per-call fallback wrapper, so a cloud failure mid-call hands that call to the
+offline engine and the next call tries the cloud again. ``health()`` feeds ``/health``.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import structlog
@@ -32,14 +38,20 @@ from checkin.runtime import Runtime
 from checkin.states import CheckInState
 from checkin.voice.call import CallControl, CallSettings, PhoneCall
 from checkin.voice.control import TwilioCallControl
+from checkin.voice.fallback import FallbackSpeechToText, FallbackTextToSpeech, ProviderHealth
 from checkin.voice.offline import FliteTextToSpeech, WhisperEngine, WhisperSpeechToText
 from checkin.voice.phrases import CachedPhrases
 from checkin.voice.twilio_stream import Start
+
+if TYPE_CHECKING:  # vendor SDKs are imported only when their engine is chosen
+    from checkin.voice.deepgram import DeepgramSpeechToText
+    from checkin.voice.elevenlabs import ElevenLabsTextToSpeech
 
 log = structlog.get_logger(__name__)
 
 FILLER = "One moment, please."
 HOTWORD_LIMIT = 60  # Whisper's prompt holds about 220 tokens; the rest of a big directory waits
+KEYTERM_LIMIT = 100  # Deepgram's keyterms: about 500 tokens in all
 
 
 @dataclass(frozen=True)
@@ -115,11 +127,26 @@ class PhoneChannel:
         self.runtime = runtime
         self.config = config
         self.validator = RequestValidator(config.auth_token) if config.auth_token else None
-        _check_providers(runtime.settings)
+        settings = runtime.settings
+        _check_providers(settings)
         self._engine = WhisperEngine()
         self._warming: asyncio.Future[object] | None = None
         self._stt = stt
-        self.tts = tts or FliteTextToSpeech()
+        self._deepgram = _deepgram(settings) if stt is None else None
+        self.offline_tts: TextToSpeech = tts or _offline_tts(settings)
+        self._cloud_tts = _elevenlabs(settings) if tts is None else None
+        offline_voice = settings.speech.offline_tts if tts is None else "injected"
+        self.stt_health = ProviderHealth(
+            mode=settings.providers.stt,
+            engine="deepgram" if self._deepgram else "whisper-tiny.en",
+            fallback="whisper-tiny.en" if self._deepgram else "")
+        self.tts_health = ProviderHealth(
+            mode=settings.providers.tts,
+            engine="elevenlabs" if self._cloud_tts else offline_voice,
+            fallback=offline_voice if self._cloud_tts else "")
+        # Fixed phrases (greeting, filler) come from one process-wide synthesiser; replies from
+        # a per-call one (text_to_speech), so one call's fail-over does not stick to the next.
+        self.tts = self.text_to_speech()
         self.phrases = CachedPhrases(self.tts)
         self.control = control or (TwilioCallControl(
             account_sid=config.account_sid, auth_token=config.auth_token,
@@ -148,6 +175,24 @@ class PhoneChannel:
             return False
         return bool(self.validator.validate(url, dict(params), signature))
 
+    def text_to_speech(self) -> TextToSpeech:
+        """The synthesiser for one call: the cloud voice with the offline one behind it."""
+        if self._cloud_tts is None:
+            return self.offline_tts
+        return FallbackTextToSpeech(self._cloud_tts, self.offline_tts, self.tts_health)
+
+    def health(self) -> dict[str, dict[str, object]]:
+        """The speech engines' state for ``/health`` (codes and times only)."""
+        stt = self.stt_health.snapshot()
+        if self._stt is None:
+            stt["offline_model"] = "loaded" if self._engine.loaded else "not_loaded"
+        return {"stt": stt, "tts": self.tts_health.snapshot()}
+
+    async def aclose(self) -> None:
+        """Close the cloud synthesiser's connection pool."""
+        if self._cloud_tts is not None:
+            await self._cloud_tts.aclose()
+
     def prepare(self) -> None:
         """Start loading the recogniser's model in a thread (Twilio connects ~1 s later)."""
         if self._stt is None and self._warming is None:
@@ -160,8 +205,12 @@ class PhoneChannel:
             return self._stt
         self.prepare()
         directory = await self.runtime.directory()
-        names = [e.full_name for e in directory.employees if e.active][:HOTWORD_LIMIT]
-        return WhisperSpeechToText(self._engine, hotwords=names)
+        names = [e.full_name for e in directory.employees if e.active]
+        offline = WhisperSpeechToText(self._engine, hotwords=names[:HOTWORD_LIMIT])
+        if self._deepgram is None:
+            return offline
+        return FallbackSpeechToText(self._deepgram.with_keyterms(names[:KEYTERM_LIMIT]),
+                                    offline, self.stt_health)
 
     async def dialogue(self, start: Start) -> ConversationDialogue:
         """A new visit for the call that just started."""
@@ -176,13 +225,50 @@ def _log_load_failure(future: asyncio.Future[object]) -> None:
 
 
 def _check_providers(settings: Settings) -> None:
-    # Only the offline engines exist in this build; fail at start-up rather than mid-call.
-    if settings.providers.stt != "offline":
-        raise ConfigError(f"providers.stt: {settings.providers.stt!r} is not available in "
-                          "this build")
-    if settings.providers.tts != "offline":
-        raise ConfigError(f"providers.tts: {settings.providers.tts!r} is not available in "
-                          "this build")
+    # load_settings already refused a cloud engine without its key; a Settings built some
+    # other way (tests, scripts) gets the same check here, at start-up rather than mid-call.
+    creds = settings.credentials
+    if settings.providers.stt == "deepgram" and not creds.deepgram_api_key:
+        raise ConfigError("providers.stt is deepgram: set DEEPGRAM_API_KEY")
+    if settings.providers.tts == "elevenlabs" and not (creds.elevenlabs_api_key
+                                                       and settings.speech.elevenlabs_voice_id):
+        raise ConfigError("providers.tts is elevenlabs: set ELEVENLABS_API_KEY and "
+                          "ELEVENLABS_VOICE_ID")
+
+
+def _deepgram(settings: Settings) -> DeepgramSpeechToText | None:
+    if settings.providers.stt != "deepgram" or settings.credentials.deepgram_api_key is None:
+        return None
+    from checkin.voice.deepgram import DeepgramSpeechToText  # the SDK loads only when chosen
+
+    s = settings.speech
+    return DeepgramSpeechToText(
+        api_key=settings.credentials.deepgram_api_key.get_secret_value(),
+        base_url=s.deepgram_base_url, model=s.deepgram_model,
+        endpointing_ms=s.deepgram_endpointing_ms, utterance_end_ms=s.deepgram_utterance_end_ms)
+
+
+def _elevenlabs(settings: Settings) -> ElevenLabsTextToSpeech | None:
+    key = settings.credentials.elevenlabs_api_key
+    if settings.providers.tts != "elevenlabs" or key is None:
+        return None
+    from checkin.voice.elevenlabs import ElevenLabsTextToSpeech
+
+    s = settings.speech
+    return ElevenLabsTextToSpeech(api_key=key.get_secret_value(),
+                                  voice_id=s.elevenlabs_voice_id, base_url=s.elevenlabs_base_url,
+                                  model_id=s.elevenlabs_model, read_s=s.elevenlabs_read_s)
+
+
+def _offline_tts(settings: Settings) -> TextToSpeech:
+    if settings.speech.offline_tts == "piper":
+        from checkin.voice.piper import PiperTextToSpeech, piper_available
+
+        if not piper_available():
+            raise ConfigError("speech.offline_tts is piper: install the GPL-3.0 extra with "
+                              "pip install 'checkin[piper]' (see README, Licences)")
+        return PiperTextToSpeech()
+    return FliteTextToSpeech()
 
 
 def incoming_twiml(stream_url: str, parameters: Sequence[tuple[str, str]]) -> str:
@@ -232,7 +318,8 @@ def make_router(channel: PhoneChannel) -> APIRouter:
         await websocket.accept()
         call = PhoneCall(
             _StarletteSocket(websocket), dialogue=channel.dialogue,
-            stt=await channel.speech_to_text(), tts=channel.tts, phrases=channel.phrases,
+            stt=await channel.speech_to_text(), tts=channel.text_to_speech(),
+            phrases=channel.phrases,
             control=channel.control, settings=channel.call_settings)
         await call.run()
         structlog.contextvars.unbind_contextvars("visit_id")

@@ -18,7 +18,7 @@ from typing import Literal
 
 import jellyfish
 from rapidfuzz import fuzz
-from rapidfuzz.distance import OSA
+from rapidfuzz.distance import OSA, Levenshtein
 
 MIN_PART_SIM = 0.6  # below this two name parts are unrelated
 MAX_PART_HITS = 25  # similar parts kept per query span, best first
@@ -35,9 +35,9 @@ ASK_FLOOR = 0.70
 MAX_ASK = 6
 # Logistic model for "found" on a reading that is not exact: intercept, then one weight per
 # entry of FEATURES. Fitted by bench/fit_decision.py (see there); P_FOUND is its cut-off.
-FOUND_MODEL = (-14.981, 4.945, 6.910, 1.275, 0.728, 0.239, -2.099, 3.127, 0.659, 0.919, 0.580,
-               -1.424, 7.321, 1.533, 0.800, -0.788)
-P_FOUND = 0.456
+FOUND_MODEL = (-18.884, 5.684, 7.147, 1.558, 0.092, 0.672, -1.700, 3.495, -0.006, 0.636, 1.169,
+               -1.502, 6.319, 1.417, 2.445, -1.503, 3.129, -0.475, -0.015)
+P_FOUND = 0.377
 _NON_ALPHA = re.compile(r"[^a-z]")
 
 
@@ -142,6 +142,7 @@ class Candidate:
     heard: tuple[str, ...] = ()  # the query text read as each of those parts
     carried: bool = False  # read with carrier words glued to a name word ("to tell" -> totell)
     anchored: bool = False  # one exact part, the rest compared with that person's other part
+    phonetic: bool = False  # found by comparing the whole query with whole names as phonemes
 
     @property
     def final(self) -> float:
@@ -153,7 +154,8 @@ class Candidate:
     @property
     def exact(self) -> bool:
         """Every query token is, letter for letter, one of this person's name parts."""
-        return (not (self.joined or self.carried) and self.covered == self.n_tokens
+        return (not (self.joined or self.carried or self.phonetic)
+                and self.covered == self.n_tokens
                 and min(self.sims) >= 1.0)
 
 
@@ -168,7 +170,8 @@ def _thresholds(c: Candidate) -> tuple[float, float]:
 
 
 FEATURES = ("final", "margin", "weakest", "exact_parts", "joined", "lone", "covered", "sound",
-            "initials", "tokens", "stray", "rival", "sound_sim", "carried", "anchored")
+            "initials", "tokens", "stray", "rival", "sound_sim", "carried", "anchored",
+            "phon", "phon_margin", "phonetic")
 
 
 def features(ranked: list[Candidate], stray: bool = False) -> tuple[float, ...]:
@@ -188,10 +191,17 @@ def features(ranked: list[Candidate], stray: bool = False) -> tuple[float, ...]:
     rivals = [c.final for c in ranked[1:] if c.covered >= best.covered]
     rival = min(best.final - max(rivals, default=0.0), 0.3)
     sound_sim = min(part_similarity(sound_key(h), sound_key(p)) for h, p in pairs)
+    phon = _phon(best)
+    phon_margin = min(phon - max((_phon(c) for c in ranked[1:4]), default=0.0), 0.3)
     return (best.final, min(best.final - second, 0.3), min(best.sims), exact_parts,
             float(best.joined), float(len(best.sims) == 1), best.covered / best.n_tokens,
             sound, initials, float(min(best.n_tokens, 4)), float(stray), rival, sound_sim,
-            float(best.carried), float(best.anchored))
+            float(best.carried), float(best.anchored), phon, phon_margin, float(best.phonetic))
+
+
+def _phon(c: Candidate) -> float:
+    """Phoneme similarity of everything a reading heard with everything it matched."""
+    return sounds_similarity(" ".join(c.heard), " ".join(c.parts))
 
 
 def found_probability(x: tuple[float, ...]) -> float:
@@ -231,10 +241,14 @@ def decide(
             return "found", [best]
         return "ambiguous", _ask([best, *twins], ranked)
     twin = len(ranked) > 1 and sounds_alike(ranked[1], best)
-    if not twin and found_probability(features(ranked, stray)) >= P_FOUND:
+    # a reading weaker than two related name parts is never "found", however lonely it is;
+    # a lone name part heard inexactly ("Mr Lindkvist") is confirmed, never assumed
+    lone = len(best.sims) == 1 and not best.joined
+    if not twin and not lone and best.final >= MIN_PART_SIM \
+            and found_probability(features(ranked, stray)) >= P_FOUND:
         return "found", [best]
-    # second-pass and anchored readings may settle "found", never widen a question
-    ranked = rank([c for c in cands if not (c.carried or c.anchored)])
+    # second-pass (glued, anchored, phonetic) readings may settle "found", never widen a question
+    ranked = rank([c for c in cands if not (c.carried or c.anchored or c.phonetic)])
     if not ranked:
         return "not_found", []
     best = ranked[0]
@@ -292,3 +306,69 @@ def sounds_alike(a: Candidate, b: Candidate) -> bool:
     """Whether two readings name parts that sound the same (Steven Clark / Stephen Clarke)."""
     return len(a.parts) == len(b.parts) and all(
         sound_key(x) == sound_key(y) for x, y in zip(a.parts, b.parts, strict=True))
+
+
+# ---------------------------------------------------------------- phonemes
+# A small grapheme-to-phoneme approximation for names, English spelling first with the common
+# international spellings (German sch/ei/ie/w, Spanish j/ll/ñ-less, Slavic cz/sz/w, Dutch ij).
+# One character per phoneme: S = sh, Z = zh, C = ch, J = j in "john", T = th, N = ng, Y = the
+# vowel of "eye"; vowels a e i o u. Good enough to compare names by sound, not to speak them.
+_G2P_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pat), rep) for pat, rep in (
+        (r"^mc", "mak"), (r"^kn", "n"), (r"^wr", "r"), (r"^ps", "s"), (r"^gn", "n"),
+        (r"^x", "z"), (r"^wh", "w"), (r"^h(?=[^aeiouy])", ""),
+        (r"tch", "C"), (r"sch", "S"), (r"(?<=[aeiou])ch(?=[^aeiou]|$)", "k"), (r"chr", "kr"),
+        (r"sh", "S"), (r"sz", "S"), (r"cz", "C"), (r"ch", "C"), (r"ph", "f"), (r"th", "T"),
+        (r"eigh", "E"), (r"igh", "Y"), (r"ough", "o"), (r"augh", "of"), (r"^gh", "g"), (r"gh", ""),
+        (r"dg(?=[eiy])", "J"), (r"ck", "k"), (r"qu", "kw"), (r"q", "k"), (r"x", "ks"),
+        (r"c(?=[eiy])", "s"), (r"c", "k"), (r"g(?=[ei])", "J"), (r"tz|zz", "ts"),
+        (r"ng$", "N"), (r"mb$", "m"), (r"(?<=[aeiou])ll(?=[aeiou])", "l"),
+        (r"(?<=[^aeiou][aeiou][^aeiouyw])e$", ""), (r"(?<=[^aeiouy])e$", ""),
+        (r"(?<=[^aeiou])es$", "s"), (r"ij", "Y"), (r"ei|ey$|ai|ay", "E"), (r"oe|oi|oy", "O"),
+        (r"ee|ea|ie|ey", "i"), (r"oo|ou|ue|ew", "u"), (r"au|aw|oa|ow$", "o"),
+        (r"^y(?=[aeiou])", "H"), (r"(?<=[aeiou])y(?=[aeiou])", "H"),
+        (r"(?<=[^aeiouE])y(?=[^aeiou]|$)", "i"), (r"(?<=[aeiouE])y", ""), (r"y", "i"),
+        (r"(?<=[aeiou])w(?![aeiou])", "u"), (r"(?<=.)h", ""), (r"j", "J"), (r"E", "e"),
+        (r"O", "oi"), (r"H", "y"), (r"(.)\1+", r"\1"),
+    ))
+# Coarse classes: phonemes a listener (or a recogniser) easily confuses share one letter.
+_PHONE_CLASS = str.maketrans({
+    "p": "P", "b": "P", "t": "T", "d": "T", "T": "T", "k": "K", "g": "K", "f": "F", "v": "F",
+    "w": "F", "s": "S", "z": "S", "S": "S", "Z": "S", "C": "S", "J": "S", "m": "M", "n": "M",
+    "N": "M", "l": "L", "r": "L", "y": "V", "h": "", "a": "V", "e": "V", "i": "V", "o": "V",
+    "u": "V", "Y": "V",
+})
+_DOUBLE_CLASS = re.compile(r"(.)\1+")
+
+
+@lru_cache(maxsize=200_000)
+def phonemes(word: str) -> str:
+    """Approximate phonemes of a folded word: ``"stephen"`` -> ``"stefen"``, ``"knight"`` ->
+    ``"nYt"``, ``"schmidt"`` -> ``"Smidt"``; equal-sounding spellings mostly agree."""
+    word = squash(word)
+    for pat, rep in _G2P_RULES:
+        word = pat.sub(rep, word)
+    return word
+
+
+@lru_cache(maxsize=200_000)
+def phone_classes(phones: str) -> str:
+    """The coarse class string of a phoneme string (voicing, place and vowels merged)."""
+    return _DOUBLE_CLASS.sub(r"\1", phones.translate(_PHONE_CLASS))
+
+
+def phone_similarity(a: str, b: str) -> float:
+    """How alike two phoneme strings are, 0..1: edit similarity where a substitution inside
+    a coarse class (p/b, s/z, e/i, m/n...) costs half of one across classes."""
+    if not a or not b:
+        return 0.0
+    fine = Levenshtein.normalized_similarity(a, b)
+    coarse = Levenshtein.normalized_similarity(phone_classes(a), phone_classes(b))
+    return 0.5 * (fine + coarse)
+
+
+@lru_cache(maxsize=200_000)
+def sounds_similarity(heard: str, name: str) -> float:
+    """Phoneme similarity of two folded texts, spaces ignored (splits and joins are free)."""
+    return phone_similarity("".join(phonemes(w) for w in heard.split()),
+                            "".join(phonemes(w) for w in name.split()))

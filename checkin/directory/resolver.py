@@ -19,7 +19,7 @@ Imports: directory.model, directory.normalize; rapidfuzz and jellyfish only.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -32,6 +32,8 @@ from checkin.directory.matching import (
     PartIndex,
     decide,
     part_similarity,
+    phone_similarity,
+    phonemes,
     rank,
     sound_key,
     squash,
@@ -68,6 +70,17 @@ ANCHOR_TOP = 3  # bearers of the anchor kept per leftover text, best first
 CLOSERS = frozenset({"please", "pls", "thanks", "thank", "thankyou", "you", "im", "i", "am",
                      "here", "now", "today"})
 MAX_GLUE = 2  # trailing carrier words a name may have been split into ("to tell")
+PHON_GRAM = 3  # phoneme n-grams indexed per whole name
+PHON_COMMON = 1000  # n-grams borne by more people than this say nothing; skipped
+PHON_TOP = 25  # people re-read by phonemes, by shared n-grams
+PHON_FLOOR = 0.6  # a phonetic reading must be at least this close as a whole
+# Carrier words that may really be the start of a misheard name ("is a bully" for Isabelly),
+# unlike the words that end a request ("to see", "for", "with") and never start one.
+REQUEST_ENDS = frozenset({"see", "for", "with", "to", "meet", "meeting", "visit", "visiting",
+                          "here", "im", "i", "am", "tell", "know", "let", "please", "hi",
+                          "hello", "hey", "looking", "find", "call", "was", "name",
+                          "named", "called", "appointment", "interview", "contact", "reach",
+                          "ask", "inform", "notify", "speak", "talk", "ring", "buzz"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +145,13 @@ class NameResolver:
             self._last.append(lasts[0] if lasts else "")
             self._add(i, firsts, first_words, lasts, last_words)
         self._parts.freeze()
+        self._phon_names: list[tuple[str, str]] = [
+            (phonemes(f), phonemes(last)) for f, last in zip(self._first, self._last, strict=True)]
+        grams: dict[str, list[int]] = defaultdict(list)
+        for i, (pf, pl) in enumerate(self._phon_names):
+            for g in dict.fromkeys(_grams(pf + pl)):
+                grams[g].append(i)
+        self._phon_grams = dict(grams)
         # the second pass looks the same spans up again: remember recent lookups
         self._similar = lru_cache(maxsize=4096)(self._parts.similar)
 
@@ -181,6 +201,7 @@ class NameResolver:
         if spelled or decide(cands, stray=stray, spelled=spelled)[0] == "found":
             return cands, stray
         extra = self._readings(text, allowed, anchor=True) + self._carried(text, allowed)
+        extra += self._phonetic(text, allowed, len(tokens))
         cands += extra  # unmerged: decide() asks only about first-pass readings
         return cands, self._stray(tokens, cands)
 
@@ -210,6 +231,53 @@ class NameResolver:
             out += [replace(c, carried=True)
                     for c in self._candidates(tokens[-MAX_TOKENS:], allowed, anchor=True)]
         return out
+
+    def _phonetic(self, text: str, allowed: set[int] | None, n: int) -> list[Candidate]:
+        """Second pass: people whose whole name sounds like the whole query.
+
+        The query's words (with the carrier words a recogniser may have split a name into) are
+        turned into one phoneme string without word boundaries, so "is a bully" meets Isabelly
+        and "napoli" meets Natalie. People come from shared phoneme n-grams (an index built
+        once; common n-grams skipped), then each is compared as a whole, both name orders.
+        """
+        out: list[Candidate] = []
+        if n == 0:
+            return out
+        for ws in phonetic_variants(text):
+            query = "".join(phonemes(w) for w in ws)
+            if len(query) < 4:
+                continue
+            counts: Counter[int] = Counter()
+            for g in dict.fromkeys(_grams(query)):
+                post = self._phon_grams.get(g, ())
+                if len(post) <= PHON_COMMON:
+                    counts.update(post)
+            for idx, _ in counts.most_common(PHON_TOP):
+                if allowed is not None and idx not in allowed:
+                    continue
+                cand = self._phonetic_reading(idx, ws, query, n)
+                if cand is not None:
+                    out.append(cand)
+        return out
+
+    def _phonetic_reading(self, idx: int, ws: list[str], query: str, n: int) -> Candidate | None:
+        """One person's phonetic reading of the words ``ws``, or None if it is not close."""
+        pf, pl = self._phon_names[idx]
+        whole = max(phone_similarity(query, pf + pl), phone_similarity(query, pl + pf) - 0.02)
+        if whole < PHON_FLOOR or not pf or not pl:
+            return None
+        # the cut of the query words that best matches first | last, for the part features
+        phons = [phonemes(w) for w in ws]
+        best_cut: tuple[float, tuple[float, float], int] = (-1.0, (whole, whole), 0)
+        for cut in range(1, len(ws)):
+            a, b = "".join(phons[:cut]), "".join(phons[cut:])
+            sims = (phone_similarity(a, pf), phone_similarity(b, pl))
+            best_cut = max(best_cut, (sum(sims), sims, cut))
+        _, sims, cut = best_cut
+        f, last = self._first[idx], self._last[idx]
+        heard = ("".join(ws[:cut]), "".join(ws[cut:])) if cut else ("".join(ws), "")
+        return Candidate(idx, whole, sims, n, n, parts=(f, last) if cut else (f + last, ""),
+                         heard=heard, phonetic=True)
 
     def _stray(self, tokens: list[str], cands: list[Candidate]) -> bool:
         """Whether the best reading leaves out, or bends, a word that is someone's exact name.
@@ -414,6 +482,29 @@ def glued_variants(text: str) -> list[list[str]]:
         else:
             backward.append(w)
     return [list(v) for v in dict.fromkeys((tuple(forward), tuple(backward)))]
+
+
+def phonetic_variants(text: str) -> list[list[str]]:
+    """The word sequences a phonetic reading compares: the name words, the name words with
+    carriers glued back (``glued_variants``), and the name with up to two carrier words just
+    before it that may have been its start ("is a bully moray" for Isabelly Moraes)."""
+    tokens = parse_name_query(text)[0][-MAX_TOKENS:]
+    out = [tokens] + glued_variants(text)
+    ws = [w for w in utterance_words(text) if not w.isdigit() and w not in HONORIFICS]
+    names = [k for k, w in enumerate(ws) if w not in CARRIER_WORDS]
+    if names:
+        start = names[0]
+        while start > 0 and names[0] - start < MAX_GLUE and ws[start - 1] not in REQUEST_ENDS:
+            start -= 1
+        if start < names[0]:
+            out.append(ws[start:names[0]] + tokens)
+    return [list(v) for v in dict.fromkeys(tuple(v) for v in out if v)]
+
+
+def _grams(phones: str) -> list[str]:
+    """Phoneme n-grams of a whole name or query, ends marked."""
+    padded = "^" + phones + "$"
+    return [padded[k:k + PHON_GRAM] for k in range(len(padded) - PHON_GRAM + 1)]
 
 
 def _pair_score(first_sim: float, last_sim: float, order: int) -> float:

@@ -121,6 +121,9 @@ class CallStats:
     call_id: str = ""
     greeting_first_audio_s: float | None = None
     turn_first_audio_s: list[float] = field(default_factory=list)
+    # From the recogniser's end of turn reaching the call loop to the reply's first frame out:
+    # the server's share plus the dialogue's and synthesiser's own latency (the benchmark).
+    turn_heard_to_audio_s: list[float] = field(default_factory=list)
     barge_ins: int = 0
     fillers: int = 0
     outcome: str = ""
@@ -170,6 +173,7 @@ class PhoneCall:
         self._unheard: list[str] = []
         self._send_lock = asyncio.Lock()
         self._started_at = 0.0
+        self._heard_at: float | None = None  # perf_counter of the last end of turn
 
     # -- the whole call ---------------------------------------------------------------------
 
@@ -287,6 +291,8 @@ class PhoneCall:
         try:
             async with _closing(self._stt.transcripts(self._caller_audio())) as events:
                 async for event in events:
+                    if isinstance(event, Transcript) and event.end_of_utterance:
+                        self._heard_at = time.perf_counter()
                     await self._inbox.put(_item(event))
         except ProviderError as err:
             log.warning("stt_failed", code=err.code)
@@ -404,13 +410,15 @@ class PhoneCall:
         """Speak the reply sentence by sentence while the dialogue is still writing it."""
         assert self._speaker is not None
         began = time.perf_counter()
+        # Only a reply to words the recogniser just finished counts as a heard -> audio turn.
+        heard_at, self._heard_at = (self._heard_at if utterance else None), None
         # Sentences written but not yet spoken; when full, the dialogue waits (backpressure).
         sentences: asyncio.Queue[str | None] = asyncio.Queue(self.settings.sentence_queue)
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._write(dialogue, utterance, silence_s, sentences),
                                name="reply-text")
-                await self._voice(sentences, began)
+                await self._voice(sentences, began, heard_at)
         except* ProviderError as group:
             codes = [e.code for e in group.exceptions if isinstance(e, ProviderError)]
             log.warning("reply_failed", codes=codes)
@@ -426,7 +434,8 @@ class PhoneCall:
             with suppress(asyncio.QueueFull):
                 out.put_nowait(None)
 
-    async def _voice(self, sentences: asyncio.Queue[str | None], began: float) -> None:
+    async def _voice(self, sentences: asyncio.Queue[str | None], began: float,
+                     heard_at: float | None) -> None:
         assert self._speaker is not None
         first = True
         while True:
@@ -445,8 +454,11 @@ class PhoneCall:
                 return
             sent = await self._speaker.say(self._tts.speech(_one(sentence)), sentence,
                                            audio_format=self._tts_format)
-            if first and sent:
-                self.stats.turn_first_audio_s.append(time.perf_counter() - began)
+            if first and sent and self._speaker.say_first_frame_at is not None:
+                out_at = self._speaker.say_first_frame_at  # the sentence's first frame
+                self.stats.turn_first_audio_s.append(out_at - began)
+                if heard_at is not None:
+                    self.stats.turn_heard_to_audio_s.append(out_at - heard_at)
                 first = False
 
     async def _say_again(self, unheard: list[str]) -> None:

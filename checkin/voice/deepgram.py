@@ -165,11 +165,12 @@ class DeepgramSpeechToText:
 
     def connect(self) -> AbstractAsyncContextManager[Any]:
         """Open one live socket (the SDK's async context manager)."""
-        return self._client.listen.v1.connect(
+        connect: AbstractAsyncContextManager[Any] = self._client.listen.v1.connect(
             model=self._model, encoding="mulaw", sample_rate=8000, channels=1,
             interim_results=True, endpointing=self._endpointing_ms,
             utterance_end_ms=self._utterance_end_ms, vad_events=True, smart_format=True,
             punctuate=True, language="en", keyterm=list(self.keyterms) or None)
+        return connect
 
     async def transcripts(self, audio: AsyncIterator[bytes]) -> AsyncIterator[SpeechEvent]:
         """Speech events for ``audio`` (8 kHz mu-law) until it ends; ``ProviderError`` when

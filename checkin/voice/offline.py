@@ -117,6 +117,11 @@ class WhisperEngine:
         self._model: Any = None
         self._lock = threading.Lock()
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the model is in memory (``/health``)."""
+        return self._model is not None
+
     def load(self) -> Any:
         """The model, loaded from the wheel's directory (a path: never the hub)."""
         with self._lock:

@@ -35,6 +35,7 @@ class Speaker:
         self.queued_s = 0.0  # audio sent but not yet confirmed played, roughly
         self.first_audio_at: float | None = None  # perf_counter of the first frame ever sent
         self.last_frame_at: float | None = None
+        self.say_first_frame_at: float | None = None  # first frame of the latest say()
 
     @property
     def speaking(self) -> bool:
@@ -48,6 +49,7 @@ class Speaker:
         ``audio_format`` ``ulaw_8000``: the chunks are already Twilio's format (``rate`` unused).
         """
         encoder = UlawFramer() if audio_format == ULAW_8K else PhoneEncoder(rate)
+        self.say_first_frame_at = None
         sent = 0
         async for chunk in pcm:
             for frame in encoder.frames(chunk):
@@ -73,6 +75,8 @@ class Speaker:
         now = time.perf_counter()
         if self.first_audio_at is None:
             self.first_audio_at = now
+        if self.say_first_frame_at is None:
+            self.say_first_frame_at = now
         self.last_frame_at = now
         await self._send(media_message(self._sid, frame))
 

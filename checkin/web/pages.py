@@ -8,16 +8,16 @@ audited exactly like calling the API. Imports: api.visits, staff, web.auth.
 from __future__ import annotations
 
 import secrets
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import structlog
-from jinja2 import pass_context
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 from pydantic import ValidationError
 
 from checkin.api.visits import (
@@ -132,10 +132,10 @@ async def login(request: Request, email: Annotated[str, Form(max_length=254)],
     limiter.succeeded(*keys)
     log.info("signed_in", user_id=user.id, role=user.role)
     target = _safe_next(next) or ("/visits" if user.may(Role.SECURITY) else "/dashboard")
-    response = RedirectResponse(target, status_code=303)
-    set_cookie(request, response, SESSION_COOKIE, cookie, max_age=12 * 3600)
-    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
-    return response
+    landing = RedirectResponse(target, status_code=303)
+    set_cookie(request, landing, SESSION_COOKIE, cookie, max_age=12 * 3600)
+    landing.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
+    return landing
 
 
 def _login_error(request: Request, message: str, status: int, next: str) -> HTMLResponse:
@@ -246,8 +246,9 @@ async def dashboard_page(request: Request, who: FacilitiesPageDep,
 
 @router.get("/kiosk")
 async def kiosk_page(request: Request,
-                     idle: Annotated[int, Query(ge=5, le=600)] = 60) -> HTMLResponse:
-    """The lobby tablet; ``idle``: seconds before it returns to the welcome screen."""
+                     idle: Annotated[int, Query(ge=5, le=600)] = 60,
+                     done: Annotated[int, Query(ge=1, le=60)] = 8) -> HTMLResponse:
+    """The lobby tablet; after ``idle`` seconds without a tap, or ``done`` seconds after a
+    finished visit, it returns to the welcome screen."""
     languages = request.app.state.runtime.settings.site.languages
-    return _render(request, "kiosk.html", None, idle=idle, languages=languages,
-                   today=date.today())
+    return _render(request, "kiosk.html", None, idle=idle, done=done, languages=languages)

@@ -120,3 +120,35 @@ async def test_other_payloads_are_acknowledged_and_ignored(service, slack):
         assert response.status_code == 200
     assert await replies(runtime, visit_id) == []
     assert slack.calls("chat.update") == []
+
+
+async def test_the_loop_closes_check_in_slack_dm_button_and_the_visitor_hears_it(
+        database_url, tmp_path, slack):
+    directory = tmp_path / "directory.csv"
+    directory.write_text(
+        "id,first_name,last_name,department,title,email,phone,slack_id,active,aliases\n"
+        "E1,Priya,Patel,Engineering,Staff Engineer,priya@example.test,+1-555-0101,UE1,true,\n",
+        encoding="utf-8")
+    runtime = build_runtime(notify_settings(database_url, tmp_path, slack=slack),
+                            directory_file=directory)
+    app = create_app(runtime, background_jobs=False)
+    async with serving(app) as base, httpx.AsyncClient(base_url=base, timeout=10) as client:
+        conversation = await runtime.new_conversation(channel="kiosk")
+        await conversation.greet()
+        for said in ("hi, I'm here to see Priya Patel", "yes", "Nathan Ellison",
+                     "Vertex Dynamics, a design review"):
+            reply = await conversation.reply(said)
+        assert reply.done
+        (message,) = slack.posted()
+        assert message["text"] == (
+            "Nathan Ellison from Vertex Dynamics is waiting for you in the lobby")
+        nid = message["metadata"]["event_payload"]["notification_id"]
+
+        news = runtime.host_replies.updates(conversation.visit_id)  # what the channel listens to
+        body, headers = signed(block_actions(notification_id=nid, action_id="checkin_coming",
+                                             message_ts=message["ts"]))
+        assert (await client.post("/slack/interactions", content=body,
+                                  headers=headers)).status_code == 200
+        heard = await asyncio.wait_for(anext(news), timeout=2)
+        assert heard.sentence() == "Priya is on the way."
+        await news.aclose()

@@ -66,8 +66,9 @@ class FakeDeepgram:
                  endpointing_s: float = 0.3, interim_after_s: float = 0.2,
                  speech_final: bool = True, drop_after_s: dict[int, float] | None = None,
                  result_delay_s: float = 0.0, threshold: int = 300,
-                 lifetime_s: float = 120.0) -> None:
+                 default: str = "", lifetime_s: float = 120.0) -> None:
         self.transcripts: deque[str] = deque(transcripts or [])
+        self.default = default  # what every turn says once the script is used up
         self.api_key = api_key
         self.endpointing_s = endpointing_s
         self.interim_after_s = interim_after_s
@@ -217,7 +218,8 @@ class _Recogniser:
             self.last_loud = self.now
             if not self.speaking:
                 self.speaking, self.speech_start, self.interim_sent = True, self.now, False
-                self.text = self.fake.transcripts.popleft() if self.fake.transcripts else ""
+                self.text = (self.fake.transcripts.popleft() if self.fake.transcripts
+                             else self.fake.default)
                 await self.send({"type": "SpeechStarted", "channel": [0, 1],
                                  "timestamp": round(self.now, 3)})
             elif (not self.interim_sent and self.text

@@ -15,7 +15,8 @@ from checkin.migrate import downgrade_to_base, upgrade_to_head
 
 pytestmark = pytest.mark.unit
 
-TABLES = {"employees", "directory_version", "visits", "visit_events", "notifications", "badges"}
+TABLES = {"employees", "directory_version", "visits", "visit_events", "notifications", "badges",
+          "staff_users", "staff_api_tokens", "staff_sessions", "audit_records"}  # 0004
 
 
 def _tables(url: str) -> set[str]:

@@ -6,6 +6,7 @@ Runs on SQLite and PostgreSQL (``database_url``); notifiers are scripted doubles
 from __future__ import annotations
 
 import asyncio
+import io
 from datetime import timedelta
 
 import pytest
@@ -166,10 +167,16 @@ async def test_a_host_with_neither_slack_nor_phone_goes_down_the_ladder_at_once(
     assert (host_row.status, host_row.last_error_code) == ("failed", "host-unreachable")
     assert alternate_row.payload["kind"] == "alternate"
     assert alternate_row.payload["reason"] == "host-unreachable"
-    await dispatcher(sessions, team, alternate=TEAM).deliver(
-        (await dispatcher(sessions, team, alternate=TEAM, worker="w2").claim_due())[0])
+    second = dispatcher(sessions, team, alternate=TEAM, worker="w2")
+    assert await OutboxWorker(second).run_once() == 1
     (to, note), = team.sent
     assert to.slack_id == "C0TEAM" and note.on_behalf_of == "Nora Lane"
+    from checkin.host_replies import HostReplyFeed
+
+    feed = HostReplyFeed(sessions, ReplyHub(), poll_s=0.05).updates(visit_id)
+    heard = await asyncio.wait_for(anext(feed), timeout=2)
+    await feed.aclose()
+    assert heard.sentence() == "I couldn't reach Nora, so I've let their team know you're here."
 
 
 async def test_no_answer_within_n_minutes_goes_to_the_team_then_reception(sessions):
@@ -195,6 +202,18 @@ async def test_no_answer_within_n_minutes_goes_to_the_team_then_reception(sessio
     assert await worker.run_once() == 0  # reception is the last rung
     kinds = [e.kind for e in await events(sessions, visit_id)]
     assert kinds == ["host_notified", "alternate_notified", "reception_alerted"]
+
+
+async def test_a_console_notification_is_not_escalated_for_want_of_an_answer(sessions):
+    from checkin.notify.offline import ConsoleNotifier
+
+    visit_id, nid = await queue_visit(sessions)
+    d = dispatcher(sessions, ConsoleNotifier(io.StringIO(), show_names=False), alternate=TEAM)
+    await d.dispatch(nid)
+    async with transaction(sessions) as db:
+        await db.execute(update(Notification)
+                         .values(delivered_at=utcnow() - timedelta(seconds=121)))
+    assert await d.escalate_due() == 0
 
 
 async def test_an_answer_stops_the_ladder_even_when_a_rung_is_already_queued(sessions):
@@ -271,3 +290,45 @@ async def test_an_sms_answer_finds_the_newest_text_to_that_number(sessions):
     assert found is not None and found.id == nid
     assert await find_sms_notification(sessions=sessions, phone="+15550199",
                                         within=timedelta(hours=2)) is None
+
+
+class StuckFirstNotifier(ScriptedNotifier):
+    """The first send hangs until released (a provider that stopped answering)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def notify_host(self, host: HostRef, note: HostNote) -> Receipt:
+        if self.tries == 0:
+            self.tries += 1
+            await self.release.wait()
+        return await super().notify_host(host, note)
+
+
+async def delivered_count(sessions) -> int:
+    return sum(r.status == "delivered" for r in await rows(sessions))
+
+
+async def test_a_slow_delivery_does_not_hold_up_the_rows_behind_it(sessions):
+    for _ in range(3):
+        await queue_visit(sessions)
+    notifier = StuckFirstNotifier()
+    worker = OutboxWorker(dispatcher(sessions, notifier), poll_s=0.05, concurrency=2)
+    task = asyncio.create_task(worker.run(), name="worker-under-test")
+    try:
+        for _ in range(100):
+            if await delivered_count(sessions) == 2:
+                break
+            await asyncio.sleep(0.02)
+        assert await delivered_count(sessions) == 2  # while the first is still stuck
+        notifier.release.set()
+        for _ in range(100):
+            if await delivered_count(sessions) == 3:
+                break
+            await asyncio.sleep(0.02)
+        assert await delivered_count(sessions) == 3
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task

@@ -13,6 +13,7 @@ import pytest
 
 from checkin.directory import matching
 from checkin.directory.model import Employee
+from checkin.directory import resolver as resolver_mod
 from checkin.directory.resolver import NameResolver, Resolution
 
 pytestmark = pytest.mark.unit
@@ -252,3 +253,79 @@ def test_spelling_out_a_name_settles_a_same_sounding_twin() -> None:
 ])
 def test_sound_key_merges_spellings_of_one_sound_only(a: str, b: str, same: bool) -> None:
     assert (matching.sound_key(a) == matching.sound_key(b)) is same
+
+
+# ---- second pass: glued carrier words, one strong part, whole-name phonemes ----------------
+SECOND_PASS = [
+    Employee("P01", "Marta", "Tobin", "Ops"),
+    Employee("P02", "Marta", "Olsen", "Ops"),
+    Employee("P03", "Marta", "Brandt", "Ops"),
+    Employee("P04", "Tamsin", "Wright", "IT"),
+    Employee("P05", "Tamsin", "Hale", "IT"),
+    Employee("P06", "Tamsin", "Okafor", "IT"),
+    Employee("P07", "Isabelly", "Moraes", "Sales"),
+    Employee("P08", "Isadora", "Quimby", "Sales"),
+    Employee("P10", "Natalie", "Ferris", "HR"),
+    Employee("P11", "Nathan", "Ferris", "HR"),
+]
+
+
+@pytest.fixture(scope="module")
+def second() -> NameResolver:
+    return NameResolver(SECOND_PASS)
+
+
+@pytest.mark.parametrize(("said", "variants"), [
+    ("marta to bin please", [["marta", "tobin"]]),  # carriers join the next word; "please" never
+    ("fenna were silly", [["fenna", "weresilly"]]),
+    ("here to see greta im here", []),  # leading requests and closers are never glued
+])
+def test_carrier_words_inside_a_name_are_glued_back(said: str, variants: list[list[str]]) -> None:
+    assert resolver_mod.glued_variants(said)[:len(variants)] == variants
+    assert bool(resolver_mod.glued_variants(said)) is bool(variants)
+
+
+def test_a_name_split_into_carrier_words_is_found(second: NameResolver) -> None:
+    assert found(second.resolve("marta to bin please")) == "P01"
+
+
+def test_one_strong_part_reads_the_rest_as_that_persons_other_part(second: NameResolver) -> None:
+    # "tamsin" is exact; "rite" is read against the other part of every Tamsin
+    assert found(second.resolve("tamsin rite")) == "P04"
+
+
+def test_second_pass_readings_never_widen_a_question(second: NameResolver) -> None:
+    # a lone shared first name still asks among its bearers, nobody else is added
+    res = second.resolve("marta")
+    assert res.status == "ambiguous"
+    assert ids(res) == {"P01", "P02", "P03"}
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("philip", "filip"), ("knight", "night"), ("schmidt", "shmidt"), ("catherine", "katherine"),
+    ("hughes", "hues"),
+])
+def test_phonemes_of_same_sounding_spellings_agree(a: str, b: str) -> None:
+    assert matching.phonemes(a) == matching.phonemes(b)
+
+
+def test_phoneme_similarity_ignores_word_boundaries_and_favours_close_sounds() -> None:
+    split = matching.sounds_similarity("is a bully", "isabelly")
+    assert split > 0.85 > matching.sounds_similarity("is a bully", "isadora")
+    # a voicing or vowel slip costs less than an unrelated sound
+    assert matching.phone_similarity("bat", "pat") > matching.phone_similarity("bat", "sat")
+
+
+def test_carriers_just_before_a_name_may_start_it() -> None:
+    assert ["is", "a", "bully", "moraes"] in resolver_mod.phonetic_variants("is a bully moraes")
+    assert all("see" not in v for v in resolver_mod.phonetic_variants("here to see tamsin hale"))
+
+
+def test_a_name_heard_as_other_words_is_found_by_its_phonemes(second: NameResolver) -> None:
+    assert found(second.resolve("is a bully moraes")) == "P07"
+    assert found(second.resolve("napoli ferris")) == "P10"
+
+
+def test_phonetic_readings_do_not_invent_people(second: NameResolver) -> None:
+    for said in ("kwame mensah", "is a bully", "the weather is nice"):
+        assert second.resolve(said).status == "not_found"

@@ -6,7 +6,7 @@
   const refresh = Number(script && script.dataset.refresh) || 15;
   const $ = (id) => document.getElementById(id);
   const GOOD = new Set(["ok"]);
-  const QUIET = new Set(["not_in_use", "not_configured"]);
+  const QUIET = new Set(["not_in_use", "not_configured", "unknown"]);
   const label = (s) => String(s).replace(/_/g, " ");
   const ago = (iso) => {
     if (!iso) return "never";
