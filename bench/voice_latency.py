@@ -46,6 +46,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+# At module level: FastAPI resolves the route's annotations against the module's globals.
+from fastapi import FastAPI, WebSocket
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -134,7 +137,6 @@ class TimedTTS:
 def cmd_server(args: argparse.Namespace) -> None:
     import structlog
     import uvicorn
-    from fastapi import FastAPI, WebSocket
 
     from checkin.api.twilio import _StarletteSocket, phone_channel
     from checkin.config import load_settings
@@ -151,7 +153,9 @@ def cmd_server(args: argparse.Namespace) -> None:
                     "DEEPGRAM_API_KEY": "test-key", "DEEPGRAM_BASE_URL": args.deepgram,
                     "ELEVENLABS_API_KEY": "test-key", "ELEVENLABS_BASE_URL": args.elevenlabs,
                     "ELEVENLABS_VOICE_ID": "bench-voice"})
-    settings = load_settings(tmp / "none.yaml", env)
+    config = tmp / "config.yaml"
+    config.write_text("site:\n  company: Test Lobby\npaths:\n  calendar: ''\n", encoding="utf-8")
+    settings = load_settings(config, env)
     runtime = build_runtime(settings)
     fixed = Directory(employees())
 
@@ -294,7 +298,11 @@ async def run_level(url: str, n: int, duration: float, turns: int,
                                  name=f"bench-call-{i}") for i in range(n)]
     try:
         async with asyncio.timeout(duration + 40):
-            await asyncio.gather(*tasks, return_exceptions=True)
+            outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        errors = [type(o).__name__ for o in outcomes if isinstance(o, BaseException)]
+        if errors:
+            print(f"calls failed: {errors[:5]} ({len(errors)})", file=sys.stderr, flush=True)
+            out["timeouts"].extend([1] * len(errors))
     except TimeoutError:
         for t in tasks:
             t.cancel()

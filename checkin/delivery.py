@@ -96,13 +96,18 @@ class OutboxDispatcher:
         """Who this dispatcher claims rows as."""
         return self._worker
 
-    async def dispatch(self, notification_id: str) -> None:
+    async def dispatch(self, notification_id: str) -> bool | None:
         """Claim one new row and deliver it now (the tool's fast path); never raises for
-        provider failures, which leave the row to the worker."""
+        provider failures, which leave the row to the worker.
+
+        Returns True when delivered, False when this attempt failed (the worker retries and
+        reception is alerted), None when another dispatcher had already claimed the row.
+        """
         row = await self._claim(notification_id, utcnow())
-        if row is not None:
-            await self.deliver(row, budget_s=min(self.policy.inline_budget_s,
-                                                 self.policy.delivery_budget_s))
+        if row is None:
+            return None
+        return await self.deliver(row, budget_s=min(self.policy.inline_budget_s,
+                                                    self.policy.delivery_budget_s))
 
     async def claim_due(self, *, limit: int = 10) -> list[Notification]:
         """Claim up to ``limit`` rows that are due, or whose claim expired (a crashed worker)."""
@@ -125,13 +130,13 @@ class OutboxDispatcher:
                 claimed += await self._take(db, [nid], now)
         return claimed
 
-    async def deliver(self, row: Notification, *, budget_s: float | None = None) -> None:
-        """Deliver a row this dispatcher has claimed, then record what happened."""
+    async def deliver(self, row: Notification, *, budget_s: float | None = None) -> bool:
+        """Deliver a row this dispatcher has claimed, record what happened; True if delivered."""
         kind = str(row.payload.get("kind", HOST))
         if row.payload.get("reason") == NO_REPLY and await self._answered(row.visit_id):
             await self._finish(row, status="cancelled", event="escalation_cancelled",
                                data={"kind": kind})
-            return
+            return False
         note = _note(row)
         budget = budget_s or self.policy.delivery_budget_s
         try:
@@ -143,10 +148,12 @@ class OutboxDispatcher:
                     receipt = await self._notifier.notify_host(recipient(row), note)
         except ProviderError as err:
             await self._failed(row, err)
+            return False
         except TimeoutError:
             await self._failed(row, ProviderTimeout("notifier", code="notify-slow"))
-        else:
-            await self._delivered(row, kind, receipt)
+            return False
+        await self._delivered(row, kind, receipt)
+        return True
 
     async def _claim(self, notification_id: str, now: datetime) -> Notification | None:
         async with transaction(self._sessions) as db:

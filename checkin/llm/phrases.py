@@ -115,6 +115,30 @@ PHRASES: dict[str, dict[str, str]] = {
               "with you.",
         "es": "Gracias. Ya avisé a {host} de que tiene una entrega. Enseguida viene.",
     },
+    "pending_host": {
+        "en": "I couldn't reach {host} just yet, so reception will make sure they know you're "
+              "here.",
+        "es": "Todavía no he podido avisar a {host}; recepción se asegurará de que lo sepa.",
+    },
+    "done_pending": {
+        "en": "I couldn't reach {host} just yet, so reception will let them know about the "
+              "delivery. Someone will be with you shortly.",
+        "es": "Todavía no he podido avisar a {host}; recepción le avisará de la entrega. "
+              "Enseguida le atienden.",
+    },
+    "done_badge": {
+        "en": "Please take your badge and have a seat; someone will be with you shortly.",
+        "es": "Tome su credencial y tome asiento, por favor; enseguida le atienden.",
+    },
+    "done_some_badges": {
+        "en": "Please take the badges that printed; reception has the rest. Someone will be with "
+              "you shortly.",
+        "es": "Tome las credenciales impresas; recepción tiene las demás. Enseguida le atienden.",
+    },
+    "done_no_badge": {
+        "en": "Reception will have your badge for you; please have a seat.",
+        "es": "Recepción tendrá su credencial; tome asiento, por favor.",
+    },
     "notify_failed": {
         "en": "I couldn't reach {host} just now. I'll get someone from reception to help you.",
         "es": "No pude avisar a {host}. Voy a pedir a alguien de recepción que le ayude.",

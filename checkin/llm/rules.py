@@ -593,9 +593,11 @@ class RulesLanguageModel:
             await self._transfer(t, "notify_failed", "notify_failed", host=host.name)
             return
         first = host.name.split()[0]
+        # The outbox keeps trying and reception is alerted; never promise what did not happen.
+        reached = result is None or bool(result.data.get("delivered", True))
         if s.is_delivery:
             t.turn.report(E.CHECKIN_COMPLETED)
-            t.say("done_delivery", host=first)
+            t.say("done_delivery" if reached else "done_pending", host=first)
             return
         printed = 0
         people = (list(s.party_names) or [s.visitor_name or ""])[: max(1, s.party_size)]
@@ -610,6 +612,10 @@ class RulesLanguageModel:
         # a badge that did not print waits at reception, and the visitor is told so
         done = "done_visit" if printed == len(people) else \
             "done_visit_some_badges" if printed else "done_visit_no_badge"
+        if not reached:
+            t.say("pending_host", host=first)
+            done = {"done_visit": "done_badge", "done_visit_some_badges": "done_some_badges",
+                    "done_visit_no_badge": "done_no_badge"}[done]
         t.say(done, visitor=visitor, host=first)
 
 

@@ -39,8 +39,8 @@ class BadgePrinter(Protocol):
 class Dispatcher(Protocol):
     """Hands a committed outbox row to the notifier (now, or through a worker later)."""
 
-    async def dispatch(self, notification_id: str) -> None:
-        """Try to deliver the notification; failures stay in the outbox for retry."""
+    async def dispatch(self, notification_id: str) -> bool | None:
+        """Try to deliver now: True delivered, False failed (left for retry), None not tried."""
         ...
 
 

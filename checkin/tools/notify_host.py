@@ -91,8 +91,10 @@ async def handle(ctx: ToolContext, session: Session, args: JsonObject) -> ToolOu
                                 channel=ctx.notifier_channel, payload=payload)
         add_event(session=db, visit_id=visit.id, kind="notification_queued", state=session.state,
                   data={"notification_id": note.id, "channel": ctx.notifier_channel})
-    await ctx.dispatcher.dispatch(note.id)
-    return ok({"status": "notified", "host_name": employee.full_name},
+    delivered = await ctx.dispatcher.dispatch(note.id)
+    # The row is durable either way; "delivered" tells the receptionist what to promise.
+    return ok({"status": "notified", "host_name": employee.full_name,
+               "delivered": delivered is not False},
               (Event.HOST_NOTIFIED, {"notification_id": note.id}))
 
 

@@ -154,3 +154,19 @@ async def test_silence_is_re_prompted_and_then_the_visit_ends_by_itself(sessions
         await conv.reply(None, silence_s=8)
     reply = await conv.reply(None, silence_s=8)
     assert reply.done and conv.session.notified == 0
+
+
+async def test_when_the_host_cannot_be_reached_the_visitor_is_not_told_they_were(sessions,
+                                                                                tmp_path):
+    conv = await conversation(sessions, tmp_path, RecordingNotifier(fail=True))
+    await conv.greet()
+    await conv.reply("I'm here to see Dana Whitcombe")
+    await conv.reply("yes")
+    await conv.reply("Ines Alvarado")
+    final = await conv.reply("Lumen Works, a contract review")
+    assert final.state is CheckInState.COMPLETE
+    assert "I've let" not in final.text and "reception" in final.text.lower()
+    async with sessions() as db:
+        rows = (await db.scalars(select(Notification))).all()
+    host_rows = [r for r in rows if r.payload.get("kind") != "reception"]
+    assert host_rows and all(r.status != "delivered" for r in host_rows), "left for the worker"
