@@ -37,7 +37,6 @@ import asyncio
 import json
 import os
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -211,8 +210,8 @@ def cmd_server(args: argparse.Namespace) -> None:
     @app.on_event("startup")
     async def start_probe() -> None:
         app.state.probe = asyncio.create_task(probe(), name="lag-probe")
-        channel.prepare()
         await channel.phrases.warm("Hi, welcome to Test Lobby. Who are you here to see?")
+        channel.prepare()
 
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="error", ws="websockets",
                 lifespan="on", timeout_graceful_shutdown=2)
@@ -428,7 +427,8 @@ def _table(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         lines.append(
             f"| {r['calls']} | {r['turns']} | {r['server_share_ms_p50']} / "
-            f"{r['server_share_ms_p95']} ({r['server_share_nominal_ms_p95']}) | {r['e2e_ms_p50']} / {r['e2e_ms_p95']} | "
+            f"{r['server_share_ms_p95']} ({r['server_share_nominal_ms_p95']}) | "
+            f"{r['e2e_ms_p50']} / {r['e2e_ms_p95']} | "
             f"{r['cpu_core_pct']} | {r['cpu_pct_per_call']} % | {r['rss_mb']} MB "
             f"({r['rss_mb_per_call']} MB) | {r['loop_late_20ms']} ({r['loop_lag_p99_ms']} ms) |"
             f" {r['gaps']} ({r['gap_ms_max']} ms) | {r['dropped_caller_frames']} |")

@@ -170,12 +170,16 @@ class Contact(_Section):
 class Notify(_Section):
     """How host notifications are retried and escalated (secrets come from the environment).
 
-    ``escalate_after_min`` without an answer from the host, ``alternate`` (the host's team) is
-    told; the same time later, ``reception``. ``fallback``: try the other channel (SMS after
-    Slack, Slack after SMS) when its credentials are set.
+    ``escalate_after_min`` without an answer from the host, ``alternate`` (the host's
+    assistant or team channel from the directory, else this site-wide contact) is told; the
+    same time later, ``reception``. ``fallback``: try the other channel (SMS after Slack, Slack
+    after SMS) when its credentials are set. ``visitor_wait_s``: after check-in the kiosk
+    screen, the phone call and ``checkin chat`` stay this long for the host's answer (0: not
+    at all; the offline notifier never waits, since nobody can answer a console line).
     """
 
     escalate_after_min: float = Field(2.0, gt=0)
+    visitor_wait_s: float = Field(45.0, ge=0, le=600)
     alternate: Contact = Contact()
     reception: Contact = Contact(name="Reception")
     fallback: bool = True

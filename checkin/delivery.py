@@ -8,7 +8,8 @@ the notifier gets ``attempt > 1`` it first looks for the message the dead worker
 the notification id is the idempotency key. Deliveries are cut off well inside the claim.
 
 Rows are a small escalation ladder, ``payload["kind"]``: ``host`` (the tool's row) ->
-``alternate`` (the team contact from config) -> ``reception`` (``ReceptionAlert``). A rung
+``alternate`` (from the directory: the host's assistant, else their team channel; else the
+site-wide contact from config) -> ``reception`` (``ReceptionAlert``). A rung
 delivered ``escalate_after_s`` ago with no answer on the visit gets the next rung
 (``escalate_due``, polled by the worker); a queued rung is cancelled if the host answers first.
 A rung that cannot be delivered for good goes to the next rung at once; a host rung that keeps
@@ -16,7 +17,8 @@ failing alerts reception at once and keeps retrying with backoff, honouring a pr
 ``Retry-After``. Rung rows have fixed ids per visit, so replicas cannot queue one twice.
 
 Host answers and the visitor's view of all this news live in ``checkin.host_replies``.
-Imports: db, visits, providers, errors, notify (offline, replies).
+Imports: db, visits, directory.store (the host's alternates), providers, errors,
+notify (offline, replies).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from checkin.db import transaction, utcnow
+from checkin.directory.store import EmployeeRow
 from checkin.errors import ProviderError, ProviderRateLimited, ProviderTimeout
 from checkin.notify.offline import ConsoleReceptionAlert
 from checkin.notify.replies import ReplyHub
@@ -212,18 +215,21 @@ class OutboxDispatcher:
 
     async def _delivered(self, row: Notification, kind: str, receipt: Receipt) -> None:
         now = utcnow()
+        data = {"channel": receipt.channel, "kind": kind,
+                "reason": str(row.payload.get("reason", ""))}
+        to = row.payload.get("to") or {}
+        if kind == ALTERNATE and to.get("via") == "assistant":
+            # The visitor hears "I've let Tom know" rather than "their team".
+            data["responder"] = first_name(str(to.get("name", "")))
         news = await self._finish(
             row, status="delivered", event=_EVENT_FOR.get(kind, "host_notified"),
-            data={"channel": receipt.channel, "kind": kind,
-                  "reason": str(row.payload.get("reason", ""))},
-            receipt=f"{receipt.channel}:{receipt.reference}",
+            data=data, receipt=f"{receipt.channel}:{receipt.reference}",
         )
         log.info("host_notified", channel=receipt.channel, kind=kind, visit_id=row.visit_id,
                  notification_id=row.id, attempt=row.attempts,
                  latency_ms=int((now - row.created_at).total_seconds() * 1000))
         if news and kind != HOST:
-            self._publish(news_for(row, _EVENT_FOR[kind],
-                                   {"reason": str(row.payload.get("reason", ""))}))
+            self._publish(news_for(row, _EVENT_FOR[kind], data))
 
     async def _failed(self, row: Notification, err: ProviderError) -> None:
         now = utcnow()
@@ -254,7 +260,7 @@ class OutboxDispatcher:
 
     def _next_rung(self, kind: str) -> str | None:
         if kind == HOST:
-            return ALTERNATE if self.policy.alternate else RECEPTION
+            return ALTERNATE  # add_rung makes it reception when there is no alternate
         if kind == ALTERNATE:
             return RECEPTION
         return None
@@ -318,16 +324,49 @@ def rung_id(visit_id: str, kind: str) -> str:
     return hashlib.sha256(f"{visit_id}:{kind}".encode()).hexdigest()[:32]
 
 
+async def alternate_contact(db: AsyncSession, host_employee_id: str,
+                            site: HostRef | None) -> tuple[HostRef, str] | None:
+    """Who is told when the host does not answer, and how they were chosen.
+
+    From the directory: the host's assistant (an active employee with a way to reach them,
+    notified like a host), else the host's team channel (a Slack channel id); else the
+    site-wide ``notify.alternate``; None when there is nobody (reception is next).
+    """
+    host = await db.get(EmployeeRow, host_employee_id) if host_employee_id else None
+    if host is not None and host.assistant_id and host.assistant_id != host.id:
+        aide = await db.get(EmployeeRow, host.assistant_id)
+        if aide is not None and aide.active and (aide.slack_id or aide.email or aide.phone):
+            return HostRef(employee_id=aide.id, name=f"{aide.first_name} {aide.last_name}",
+                           email=aide.email, phone=aide.phone, slack_id=aide.slack_id), "assistant"
+    if host is not None and host.team_channel:
+        return HostRef(employee_id=ALTERNATE, name=f"{host.first_name}'s team",
+                       slack_id=host.team_channel), "team"
+    if site is not None:
+        return site, "site"
+    return None
+
+
 async def add_rung(db: AsyncSession, parent: Notification, kind: str, *, reason: str,
                    due: datetime, alternate: HostRef | None) -> bool:
-    """Queue the visit's ``kind`` rung after ``parent`` unless it exists; True if queued."""
+    """Queue the visit's ``kind`` rung after ``parent`` unless it exists; True if queued.
+
+    An ``alternate`` rung goes to ``alternate_contact`` (``alternate`` is the site-wide one);
+    with nobody to tell, the reception rung is queued instead.
+    """
+    contact = None
+    if kind == ALTERNATE:
+        contact = await alternate_contact(db, parent.host_employee_id, alternate)
+        if contact is None:
+            kind = RECEPTION
     nid = rung_id(parent.visit_id, kind)
     if await db.get(Notification, nid) is not None:
         return False
     payload = {**parent.payload, "kind": kind, "reason": reason, "parent": parent.id}
-    if kind == ALTERNATE and alternate is not None:
-        payload["to"] = {"employee_id": "", "name": alternate.name, "email": alternate.email,
-                         "phone": alternate.phone, "slack_id": alternate.slack_id}
+    if contact is not None:
+        to, via = contact
+        payload["to"] = {"employee_id": to.employee_id or ALTERNATE, "name": to.name,
+                         "email": to.email, "phone": to.phone, "slack_id": to.slack_id,
+                         "via": via}
     db.add(Notification(id=nid, visit_id=parent.visit_id, host_employee_id=parent.host_employee_id,
                         channel=kind, payload=payload, status="pending", created_at=utcnow(),
                         next_attempt_at=due, attempts=0))

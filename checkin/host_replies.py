@@ -4,13 +4,17 @@ An answer (Slack button, SMS digit) becomes a ``host_replied`` visit event, once
 callback and once per answer, under a row lock so replicas receiving the same callback agree.
 ``HostReplyFeed`` is the ``providers.HostReplies`` a visit's channel listens to: news recorded
 on the visit (answers, escalations), woken at once by the in-process ``ReplyHub`` and found by
-polling when another process recorded it. Imports: db, visits, providers, delivery, notify.replies.
+polling when another process recorded it; ``visitor_news`` turns it into the sentences a
+channel says (kiosk, phone, chat) for a limited while after check-in. A host's "They've left"
+(``left``) checks the visit out through ``visit_log.check_out`` and is never said to anyone.
+Imports: db, visits, visit_log, states, providers, delivery, notify.replies.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -30,7 +34,9 @@ from checkin.delivery import (
     recipient,
 )
 from checkin.notify.replies import ReplyHub
-from checkin.providers import HostReply
+from checkin.providers import HostReplies, HostReply
+from checkin.states import CheckInState, Session
+from checkin.visit_log import check_out
 from checkin.visits import Notification, VisitEvent, add_event
 
 log = structlog.get_logger(__name__)
@@ -43,7 +49,8 @@ async def record_host_reply(
 
     ``dedupe_key`` is the provider's id of the callback (Slack action_ts+user+action_id, a
     Twilio MessageSid): a callback delivered twice records one answer. An answer of
-    ``cannot_come`` queues the reception alert at once.
+    ``cannot_come`` queues the reception alert at once; ``left`` checks the visitor out (and,
+    being an answer, cancels any escalation still queued).
     """
     async with transaction(sessions) as db:
         # Lock the row first (PostgreSQL row lock; SQLite write lock), so two replicas
@@ -63,7 +70,7 @@ async def record_host_reply(
         if mine and mine[-1].data.get("answer") == answer:
             return None  # the same button twice
         kind = str(row.payload.get("kind", HOST))
-        responder = first_name(host_name(row)) if kind == HOST else "Someone from the team"
+        responder = first_name(host_name(row)) if kind == HOST else _rung_responder(row)
         data = {"notification_id": row.id, "answer": answer, "source": source,
                 "dedupe": dedupe_key[:200], "responder": responder}
         add_event(session=db, visit_id=row.visit_id, kind="host_replied", state="NOTIFY_HOST",
@@ -71,6 +78,9 @@ async def record_host_reply(
         if answer == "cannot_come":
             await add_rung(db, row, RECEPTION, reason="host-cannot-come", due=utcnow(),
                             alternate=None)
+        elif answer == "left":
+            await check_out(session=db, visit_id=row.visit_id, by=f"host via {source}",
+                            via="host")
     reply = news_for(row, "host_replied", data)
     log.info("host_replied", visit_id=row.visit_id, source=source, answer=answer)
     if hub is not None:
@@ -96,6 +106,14 @@ async def find_sms_notification(
         if got and (got == wanted or got.endswith(wanted[-10:]) or wanted.endswith(got[-10:])):
             return row
     return None
+
+
+def _rung_responder(row: Notification) -> str:
+    """Who answered an escalation: the assistant by first name, else "Someone from the team"."""
+    to = row.payload.get("to") or {}
+    if to.get("via") == "assistant" and to.get("name"):
+        return first_name(str(to["name"]))
+    return "Someone from the team"
 
 
 def _digits(phone: str) -> str:
@@ -147,3 +165,44 @@ class HostReplyFeed:
                                  responder=str(e.data.get("responder", "")),
                                  host=first_name(host), reason=str(e.data.get("reason", ""))))
                 for e in events]
+
+
+def waits_for_host(session: Session) -> bool:
+    """True when a channel should stay with the visitor for the host's answer: the visit
+    checked in and a host (or someone for them) was told."""
+    return session.state is CheckInState.COMPLETE and session.notified > 0
+
+
+async def visitor_replies(replies: HostReplies, visit_id: str, *,
+                          wait_s: float) -> AsyncIterator[HostReply]:
+    """The visit's news meant for the visitor, oldest first, for at most ``wait_s`` seconds.
+
+    Ends early after a final piece of news (an answer, or reception coming): nothing more is
+    worth waiting for. A "They've left" is never passed on: the visitor is gone.
+    """
+    if wait_s <= 0:
+        return
+    deadline = time.monotonic() + wait_s
+    updates = replies.updates(visit_id)
+    try:
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                reply = await asyncio.wait_for(anext(updates), timeout=left)
+            except (TimeoutError, StopAsyncIteration):
+                return
+            if not reply.for_visitor:
+                continue
+            yield reply
+            if reply.final:
+                return
+    finally:
+        aclose = getattr(updates, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+async def visitor_news(replies: HostReplies, visit_id: str, *, language: str = "en",
+                       wait_s: float) -> AsyncIterator[str]:
+    """``visitor_replies`` as the sentences a channel says, in the visit's language."""
+    async for reply in visitor_replies(replies, visit_id, wait_s=wait_s):
+        yield reply.sentence(language)

@@ -129,8 +129,32 @@ class Notifier(Protocol):
         ...
 
 
-HOST_ANSWERS = ("coming", "wait_5", "cannot_come")
-"""What a host can answer (Slack buttons, SMS "1"/"2"/"3"), in that order."""
+HOST_ANSWERS = ("coming", "wait_5", "cannot_come", "left")
+"""What a host can answer (Slack buttons, SMS "1"/"2"/"3"/"4"), in that order. ``left``
+("They've left") checks the visitor out; it is news for the record, not for the visitor."""
+
+# What the visitor hears, per language: {who} the responder, {host} the host's first name,
+# {alternate} who was told instead (an assistant's first name, or "their team").
+_NEWS: dict[str, dict[str, str]] = {
+    "coming": {"en": "{who} is on the way.", "es": "{who} ya viene."},
+    "wait_5": {"en": "{who} asks if you could wait about five minutes.",
+               "es": "{who} le pide que espere unos cinco minutos."},
+    "cannot_come": {"en": "{who} can't come down right now, so someone from reception will "
+                          "come and help you.",
+                    "es": "{who} no puede venir ahora, así que alguien de recepción vendrá a "
+                          "ayudarle."},
+    "seen": {"en": "{who} has seen your message.", "es": "{who} ha visto su mensaje."},
+    "no_reply": {"en": "{host} hasn't answered yet, so I've let {alternate} know you're here.",
+                 "es": "{host} todavía no ha contestado, así que he avisado a {alternate} de "
+                       "que usted está aquí."},
+    "unreachable": {"en": "I couldn't reach {host}, so I've let {alternate} know you're here.",
+                    "es": "No he podido contactar a {host}, así que he avisado a {alternate} de "
+                          "que usted está aquí."},
+    "reception": {"en": "Someone from reception will come and help you shortly.",
+                  "es": "Alguien de recepción vendrá a ayudarle enseguida."},
+}
+_YOUR_HOST = {"en": "Your host", "es": "La persona que busca"}
+_THEIR_TEAM = {"en": "their team", "es": "su equipo"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,8 +162,9 @@ class HostReply:
     """News for the visitor about their host: an answer, or what happens because none came.
 
     ``kind`` is ``host_replied`` (``answer`` is one of ``HOST_ANSWERS``), ``alternate_notified``
-    (the host did not answer or could not be reached; their team was told) or
-    ``reception_alerted`` (a person from reception will come).
+    (the host did not answer or could not be reached; their assistant or team was told:
+    ``responder`` is the assistant's first name, empty for a team) or ``reception_alerted``
+    (a person from reception will come).
     """
 
     visit_id: str
@@ -149,22 +174,30 @@ class HostReply:
     host: str = ""  # the host's first name
     reason: str = ""  # why an escalation happened: host-no-reply, host-unreachable, ...
 
-    def sentence(self) -> str:
-        """What the receptionist tells the visitor (English)."""
-        who = self.responder or self.host or "Your host"
+    @property
+    def final(self) -> bool:
+        """Nothing more is worth waiting for: the host (or someone) answered, or reception
+        is coming. After ``alternate_notified`` an answer may still come."""
+        return self.kind in ("host_replied", "reception_alerted")
+
+    @property
+    def for_visitor(self) -> bool:
+        """False for news the visitor must not hear (the host checked them out)."""
+        return not (self.kind == "host_replied" and self.answer == "left")
+
+    def sentence(self, language: str = "en") -> str:
+        """What the receptionist tells the visitor, in ``language`` (``en`` or ``es``)."""
+        lang = language if language in ("en", "es") else "en"
+        your_host = _YOUR_HOST[lang]
         if self.kind == "host_replied":
-            return {
-                "coming": f"{who} is on the way.",
-                "wait_5": f"{who} asks if you could wait about five minutes.",
-                "cannot_come": f"{who} can't come down right now, so someone from reception "
-                               "will come and help you.",
-            }.get(self.answer, f"{who} has seen your message.")
+            key = self.answer if self.answer in _NEWS else "seen"
+            return _NEWS[key][lang].format(who=self.responder or self.host or your_host)
         if self.kind == "alternate_notified":
-            host = self.host or "Your host"
-            if self.reason and self.reason != "host-no-reply":
-                return f"I couldn't reach {host}, so I've let their team know you're here."
-            return f"{host} hasn't answered yet, so I've let their team know you're here."
-        return "Someone from reception will come and help you shortly."
+            key = "unreachable" if self.reason and self.reason != "host-no-reply" else "no_reply"
+            text = _NEWS[key][lang].format(host=self.host or your_host,
+                                           alternate=self.responder or _THEIR_TEAM[lang])
+            return text[0].upper() + text[1:]
+        return _NEWS["reception"][lang]
 
 
 class HostReplies(Protocol):

@@ -7,7 +7,7 @@ channel (chat, phone, kiosk) gets its conversations from ``Runtime.new_conversat
 from __future__ import annotations
 
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +22,7 @@ from checkin.delivery import DeliveryPolicy, OutboxDispatcher
 from checkin.directory.calendar import IcsCalendar
 from checkin.directory.service import Directory, DirectoryCache
 from checkin.errors import ConfigError
-from checkin.host_replies import HostReplyFeed
+from checkin.host_replies import HostReplyFeed, visitor_news, waits_for_host
 from checkin.llm.rules import RulesLanguageModel
 from checkin.notify.setup import NotifyStack, build_notifications, contact_ref
 from checkin.printer import PdfBadgePrinter
@@ -82,6 +82,24 @@ class Runtime:
         usage = self.claude.new_usage()
         return Conversation(model=self.claude.receptionist(rules=model, usage=usage),
                             fallback=model, registry=self.registry, ctx=ctx, usage=usage)
+
+    @property
+    def visitor_wait_s(self) -> float:
+        """How long a channel stays with a checked-in visitor for the host's answer; 0 when
+        the host cannot answer (the offline notifier prints to a console)."""
+        if self.host_replies is None or self.notify is None or self.notify.channels == (
+                "offline",):
+            return 0.0
+        return self.settings.notify.visitor_wait_s
+
+    def host_news(self, conversation: Conversation) -> AsyncIterator[str] | None:
+        """The host's answer as sentences for this visitor (``notify.visitor_wait_s`` at
+        most), or None when there is nothing to wait for (not checked in, nobody told)."""
+        wait_s = self.visitor_wait_s
+        if self.host_replies is None or wait_s <= 0 or not waits_for_host(conversation.session):
+            return None
+        return visitor_news(self.host_replies, conversation.visit_id,
+                            language=conversation.session.language, wait_s=wait_s)
 
     def _model(self, directory: Directory) -> LanguageModel:
         s = self.settings

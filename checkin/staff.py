@@ -21,11 +21,11 @@ from typing import Any, Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import Boolean, ForeignKey, Integer, String, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Boolean, ForeignKey, Integer, String, delete, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from checkin.db import Base, UtcDateTime, utcnow
+from checkin.db import Base, UtcDateTime, transaction, utcnow
 
 SESSION_TTL = timedelta(hours=12)
 SESSION_IDLE = timedelta(hours=2)
@@ -268,3 +268,42 @@ async def list_audit(
     if action:
         query = query.where(AuditRecord.action == action)
     return list((await session.scalars(query)).all())
+
+
+async def set_user_active(*, session: AsyncSession, user: StaffUser, active: bool) -> None:
+    """Enable or disable an account; disabling also signs it out everywhere at once."""
+    user.active = active
+    if not active:
+        await session.execute(delete(StaffSession).where(StaffSession.user_id == user.id))
+
+
+async def list_api_tokens(*, session: AsyncSession) -> list[tuple[ApiToken, StaffUser]]:
+    """Every API token with its user, newest first (digests only; the values are gone)."""
+    query = (select(ApiToken, StaffUser).join(StaffUser, StaffUser.id == ApiToken.user_id)
+             .order_by(ApiToken.id.desc()))
+    return [(token, user) for token, user in (await session.execute(query)).all()]
+
+
+async def revoke_api_token(*, session: AsyncSession, token_id: int) -> ApiToken | None:
+    """Revoke a token (idempotent); None when there is no such token."""
+    token = await session.get(ApiToken, token_id)
+    if token is not None and token.revoked_at is None:
+        token.revoked_at = utcnow()
+    return token
+
+
+async def purge_expired_sessions(*, session: AsyncSession, now: datetime | None = None) -> int:
+    """Delete sign-in sessions past their lifetime or idle limit; returns how many went.
+
+    ``resume_session`` already refuses them; this keeps the table from growing for ever.
+    """
+    now = now or utcnow()
+    result = await session.execute(delete(StaffSession).where(or_(
+        StaffSession.expires_at <= now, StaffSession.last_seen_at <= now - SESSION_IDLE)))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def purge_staff_sessions(*, sessions: async_sessionmaker[AsyncSession]) -> int:
+    """``purge_expired_sessions`` in a transaction of its own (the daily retention job)."""
+    async with transaction(sessions) as db:
+        return await purge_expired_sessions(session=db)

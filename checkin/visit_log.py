@@ -106,8 +106,12 @@ async def visit_detail(*, session: AsyncSession, visit_id: str) -> VisitDetail |
                        await rows(BadgeRecord, BadgeRecord.id))
 
 
-async def check_out(*, session: AsyncSession, visit_id: str, by: str) -> Visit | None:
-    """Mark the visitor as gone (idempotent: a second check-out keeps the first time)."""
+async def check_out(*, session: AsyncSession, visit_id: str, by: str,
+                    via: str = "staff") -> Visit | None:
+    """Mark the visitor as gone (idempotent: a second check-out keeps the first time).
+
+    ``via`` says who did it on the event (``staff``, or ``host`` from a Slack/SMS answer).
+    """
     visit = await session.get(Visit, visit_id)
     if visit is None:
         return None
@@ -115,7 +119,7 @@ async def check_out(*, session: AsyncSession, visit_id: str, by: str) -> Visit |
         visit.checked_out_at = utcnow()
         visit.checked_out_by = by
         session.add(VisitEvent(visit_id=visit.id, kind="checked_out", state=visit.state,
-                               data={"by": "staff"}, at=utcnow()))
+                               data={"by": via}, at=utcnow()))
     return visit
 
 

@@ -20,6 +20,7 @@ import structlog
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
+from checkin.api.kiosk_replies import kiosk_news
 from checkin.conversation import Conversation, Reply
 from checkin.directory.service import fold
 from checkin.runtime import Runtime
@@ -192,6 +193,7 @@ async def reply(request: Request, session_id: str, body: TurnIn) -> KioskTurn:
         request.app.state.reply_latency.record("kiosk", time.perf_counter() - began)
         found.last_turn = time.monotonic()
     if answer.done:
+        kiosk_news(request.app).remember(session_id, found.conversation)  # host's answer
         await visits.end(session_id)
     return _turn(session_id, answer)
 

@@ -1,4 +1,6 @@
-"""``POST /sms/incoming``: a host answered a visitor text with 1, 2 or 3 (Twilio webhook).
+"""``POST /sms/incoming``: a host answered a visitor text with 1, 2, 3 or 4 (Twilio webhook).
+
+"4" ("they've left") checks the visitor out (``checkin.host_replies``).
 
 The ``X-Twilio-Signature`` is checked with ``RequestValidator`` over the public URL
 (``CHECKIN_PUBLIC_URL`` + path + query, as configured in Twilio; the URL the proxy hands us is
@@ -17,14 +19,14 @@ from fastapi import APIRouter, Request, Response
 from twilio.request_validator import RequestValidator
 
 from checkin.host_replies import find_sms_notification, record_host_reply
-from checkin.notify.sms import REPLIES
+from checkin.notify.sms import MENU, REPLIES
 
 log = structlog.get_logger(__name__)
 
 router = APIRouter()
 
 REPLY_WINDOW = timedelta(hours=2)  # an answer to a text older than this is about no one now
-HELP = "Reply 1 = on my way, 2 = please wait 5 min, 3 = I can't come."
+HELP = MENU
 
 
 def _twiml(message: str = "") -> Response:
@@ -33,7 +35,7 @@ def _twiml(message: str = "") -> Response:
                     media_type="application/xml")
 
 
-@router.post("/sms/incoming", summary="Twilio SMS webhook: a host's 1/2/3 answer")
+@router.post("/sms/incoming", summary="Twilio SMS webhook: a host's 1-4 answer")
 async def sms_incoming(request: Request) -> Response:
     """Verify the Twilio signature, then record the host's answer."""
     runtime = request.app.state.runtime
@@ -64,4 +66,6 @@ async def sms_incoming(request: Request) -> Response:
         dedupe_key=f"sms:{params.get('MessageSid', '')}", hub=hub)
     if reply is None:
         return _twiml()  # a repeat: the first one was confirmed already
+    if reply.answer == "left":
+        return _twiml("Thanks, your visitor is checked out.")
     return _twiml("Thanks, your visitor has been told.")

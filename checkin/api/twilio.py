@@ -89,9 +89,14 @@ class PhoneConfig:
 class ConversationDialogue:
     """``Conversation`` as the phone loop's ``Dialogue``."""
 
-    def __init__(self, conversation: Conversation) -> None:
+    def __init__(self, conversation: Conversation, runtime: Runtime | None = None) -> None:
         self._conversation = conversation
+        self._runtime = runtime
         self._closed = False
+
+    def host_news(self) -> AsyncIterator[str] | None:
+        """After check-in, the host's answer as it comes (``voice.call.HostNews``)."""
+        return self._runtime.host_news(self._conversation) if self._runtime else None
 
     async def greeting(self) -> str:
         """The visit's first line."""
@@ -216,7 +221,7 @@ class PhoneChannel:
         """A new visit for the call that just started."""
         conversation = await self.runtime.new_conversation(channel="phone")
         structlog.contextvars.bind_contextvars(visit_id=conversation.visit_id)
-        return ConversationDialogue(conversation)
+        return ConversationDialogue(conversation, self.runtime)
 
 
 def _log_load_failure(future: asyncio.Future[object]) -> None:

@@ -1,6 +1,7 @@
 """``checkin chat``: check a visitor in by typing, or speak the scenario JSON-lines protocol.
 
-Interactive: type what the visitor says; an empty line is a silence. ``--jsonl``: one JSON
+Interactive: type what the visitor says; an empty line is a silence; after check-in it waits
+``notify.visitor_wait_s`` for the host's answer and prints it. ``--jsonl``: one JSON
 object per line in and out (see docs/chat-protocol.md); stdout carries only protocol lines.
 A chat is a channel like any other: its visits, outbox rows and badges go to the configured
 database and folders.
@@ -21,7 +22,7 @@ import structlog
 from checkin.config import Settings
 from checkin.conversation import Conversation, Reply
 from checkin.migrate import upgrade_to_head
-from checkin.runtime import build_runtime
+from checkin.runtime import Runtime, build_runtime
 
 log = structlog.get_logger(__name__)
 
@@ -61,7 +62,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         structlog.contextvars.bind_contextvars(visit_id=conversation.visit_id)
         if args.jsonl:
             return await _jsonl(conversation)
-        return await _interactive(conversation)
+        return await _interactive(conversation, runtime)
     finally:
         structlog.contextvars.clear_contextvars()
         await runtime.aclose()
@@ -118,7 +119,7 @@ async def _jsonl(conversation: Conversation) -> int:
     return 0
 
 
-async def _interactive(conversation: Conversation) -> int:
+async def _interactive(conversation: Conversation, runtime: Runtime) -> int:
     print("checkin chat: type what the visitor says; an empty line is a silence, Ctrl-D ends.\n")
     reply = await conversation.greet()
     print(f"bot: {reply.text}")
@@ -132,6 +133,12 @@ async def _interactive(conversation: Conversation) -> int:
         for action in reply.actions:
             print(f"     [{action.tool}] {json.dumps(action.result, ensure_ascii=False)}")
         print(f"bot: {reply.text}   ({reply.state})")
+    news = runtime.host_news(conversation)
+    if news is not None:
+        # Like the kiosk and the phone: stay a while for the host's answer (Ctrl-C stops).
+        print(f"     (waiting up to {runtime.visitor_wait_s:g} s for the host's answer)")
+        async for sentence in news:
+            print(f"bot: {sentence}")
     await conversation.close()
     print(f"\nVisit {conversation.visit_id} ended: {conversation.session.state}.")
     return 0

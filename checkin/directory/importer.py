@@ -6,9 +6,11 @@ rebuild their name index once, after the import is complete). A malformed file o
 raises ``DirectoryImportError`` listing each problem with its CSV line number (JSON: "item N",
 counting from 1) and imports nothing.
 
-CSV columns: id,first_name,last_name,department,title,email,phone,slack_id,active[,aliases]
-(aliases separated by "|" or ";"). JSON: ``{"employees": [...]}`` or a list of objects with
-the same keys (aliases may also be a list).
+CSV columns: id,first_name,last_name,department,title,email,phone,slack_id,active, and the
+optional aliases (separated by "|" or ";"), assistant_id (another employee's id, in the file
+or already in the database: told when this person does not answer a visitor) and team_channel
+(a Slack channel id, C... or G..., told when there is no assistant). JSON:
+``{"employees": [...]}`` or a list of objects with the same keys (aliases may also be a list).
 
 The SQL is dialect-neutral: select the existing ids, then insert and update in batches.
 Imports db, errors, directory.store; never providers, tools or the resolver.
@@ -21,6 +23,7 @@ import io
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,13 +41,14 @@ log = structlog.get_logger(__name__)
 
 REQUIRED_COLUMNS = ("id", "first_name", "last_name", "department", "title", "email", "phone",
                     "slack_id", "active")
-OPTIONAL_COLUMNS = ("aliases",)
+OPTIONAL_COLUMNS = ("aliases", "assistant_id", "team_channel")
 # Column widths of the employees table: PostgreSQL would reject a longer value mid-import.
 MAX_LENGTH = {"id": 64, "first_name": 100, "last_name": 100, "department": 100, "title": 150,
-              "email": 254, "phone": 40, "slack_id": 40}
+              "email": 254, "phone": 40, "slack_id": 40, "assistant_id": 64, "team_channel": 40}
 TRUE_WORDS = frozenset({"true", "yes", "1", "y", "t"})
 FALSE_WORDS = frozenset({"false", "no", "0", "n", "f"})
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+SLACK_CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,39}$")
 BATCH_SIZE = 500
 
 
@@ -68,7 +72,15 @@ async def import_directory(
     *, sessions: async_sessionmaker[AsyncSession], path: Path, full: bool = False
 ) -> ImportReport:
     """Validate ``path`` and upsert its people; with ``full``, deactivate everyone missing."""
-    records = read_directory_file(path)
+    rows = _read_rows(path)
+    # An assistant may be someone imported earlier: look up only the ids the file names.
+    wanted = {str(raw.get("assistant_id") or "").strip() for _, _, raw in rows} - {""}
+    known: set[str] = set()
+    if wanted:
+        async with sessions() as session:
+            known = set(await session.scalars(
+                select(EmployeeRow.id).where(EmployeeRow.id.in_(sorted(wanted)))))
+    records = _validate(rows, known_ids=known)
     async with transaction(sessions) as session:
         # Bumping first takes the version row's lock (PostgreSQL), so concurrent imports of
         # the same directory queue up instead of racing on the same ids.
@@ -83,13 +95,18 @@ async def import_directory(
 
 
 def read_directory_file(path: Path) -> list[Employee]:
-    """Parse and validate a CSV or JSON directory file; raise with every problem found."""
+    """Parse and validate a CSV or JSON directory file; raise with every problem found.
+
+    Without a database, an ``assistant_id`` must name someone in the same file.
+    """
+    return _validate(_read_rows(path), known_ids=frozenset())
+
+
+def _read_rows(path: Path) -> list[RawRow]:
     text = _read_text(path)
     if _looks_like_json(path, text):
-        rows = list(_json_rows(text))
-    else:
-        rows = list(_csv_rows(text))
-    return _validate(rows)
+        return list(_json_rows(text))
+    return list(_csv_rows(text))
 
 
 def read_employees(path: Path) -> list[Employee]:
@@ -176,17 +193,20 @@ def _check_header(header: Sequence[str]) -> None:
     if unknown:
         problems.append((1, f"unknown column(s): {', '.join(repr(c) for c in unknown)}"))
     if problems:
-        expected = ",".join(REQUIRED_COLUMNS) + "[,aliases]"
+        expected = ",".join(REQUIRED_COLUMNS) + "".join(f"[,{c}]" for c in OPTIONAL_COLUMNS)
         raise DirectoryImportError(f"not a directory CSV (expected columns {expected})", problems)
 
 
 # --- validating -----------------------------------------------------------------------------
 
 
-def _validate(rows: Iterable[RawRow]) -> list[Employee]:
+def _validate(rows: Iterable[RawRow], *, known_ids: AbstractSet[str]) -> list[Employee]:
+    """Every row as an Employee, or raise with every problem; ``known_ids`` are people
+    already in the database (an ``assistant_id`` may name them)."""
     records: list[Employee] = []
     problems: list[tuple[int, str]] = []
     first_seen: dict[str, str] = {}
+    assisted: list[tuple[int, str, Employee]] = []
     for line, where, raw in rows:
         found: list[str] = []
         record = _record(raw, found)
@@ -198,6 +218,14 @@ def _validate(rows: Iterable[RawRow]) -> list[Employee]:
         problems.extend((line, prefix + message) for message in found)
         if record is not None and not found:
             records.append(record)
+            if record.assistant_id:
+                assisted.append((line, prefix, record))
+    # Second pass: an assistant may appear further down the file.
+    for line, prefix, record in assisted:
+        if record.assistant_id not in first_seen and record.assistant_id not in known_ids:
+            problems.append((line, f"{prefix}assistant_id {record.assistant_id!r} is not an "
+                                   "employee in this file or the directory"))
+    problems.sort(key=lambda p: p[0])
     if problems:
         raise DirectoryImportError(f"{len(problems)} problem(s); nothing was imported", problems)
     if not records:
@@ -219,6 +247,10 @@ def _record(raw: dict[str, Any], problems: list[str]) -> Employee | None:
             problems.append(f"{name} is longer than {limit} characters")
     if text["email"] and not EMAIL.match(text["email"]):
         problems.append("email is not a valid address")
+    if text["assistant_id"] and text["assistant_id"] == text["id"]:
+        problems.append("assistant_id is the employee themselves")
+    if text["team_channel"] and not SLACK_CHANNEL.match(text["team_channel"]):
+        problems.append("team_channel must be a Slack channel id (C... or G...)")
     active = _active(raw.get("active"), problems)
     aliases = _aliases(raw.get("aliases"), problems)
     if active is None or aliases is None or not text["id"]:

@@ -3,7 +3,7 @@
 Owns the numbers: how alike two name parts are (edit distance blended with phonetic-key
 agreement), which directory parts a query span can reach (exact, phonetic, SymSpell-style
 deletions: all dict lookups), and how candidate scores become a status. Pure; imports only
-rapidfuzz and jellyfish, nothing from checkin.
+rapidfuzz, jellyfish and numpy, nothing from checkin.
 """
 
 from __future__ import annotations
@@ -11,17 +11,19 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import combinations
 from typing import Literal
 
 import jellyfish
-from rapidfuzz import fuzz
+import numpy as np
+from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA, Levenshtein
 
 MIN_PART_SIM = 0.6  # below this two name parts are unrelated
 MAX_PART_HITS = 25  # similar parts kept per query span, best first
+BULK = 8  # more candidate parts than this are scored in one call (part_similarities)
 # Thresholds by the kind of reading that produced the best candidate: (found, ask).
 # A lone name part must match exactly to be "found" (and sound very close to be asked about);
 # a first + last reading can absorb a typo in each part; a run-together reading sits between.
@@ -67,16 +69,36 @@ def part_similarity(a: str, b: str) -> float:
         return 0.0
     base = max(fuzz.ratio(a, b) / 100.0, OSA.normalized_similarity(a, b))
     ka, kb = _keys(a), _keys(b)
-    phon = sum(x == y and x != "" for x, y in zip(ka, kb, strict=True)) / 3.0
+    phon = ((ka[0] == kb[0] and ka[0] != "") + (ka[1] == kb[1] and ka[1] != "")
+            + (ka[2] == kb[2] and ka[2] != "")) / 3.0
     return min(0.99, base + (1.0 - base) * 0.5 * phon)
+
+
+def part_similarities(text: str, parts: list[str]) -> list[float]:
+    """``part_similarity(text, p)`` for every part at once, the same numbers: the edit
+    similarities in C (rapidfuzz cdist), the phonetic keys from the cache."""
+    ratio = process.cdist([text], parts, scorer=fuzz.ratio, dtype=np.float64)[0] / 100.0
+    osa = process.cdist([text], parts, scorer=OSA.normalized_similarity, dtype=np.float64)[0]
+    base = np.maximum(ratio, osa)
+    m, n, x = _keys(text)
+    phon = np.fromiter(((k[0] == m and m != "") + (k[1] == n and n != "")
+                        + (k[2] == x and x != "") for k in map(_keys, parts)),
+                       dtype=np.float64, count=len(parts)) / 3.0
+    sims = np.minimum(0.99, base + (1.0 - base) * 0.5 * phon)
+    out: list[float] = sims.tolist()
+    for k, p in enumerate(parts):
+        if p == text or not p:
+            out[k] = 1.0 if p == text else 0.0
+    return out
 
 
 def _deletes(word: str, depth: int) -> set[str]:
     """All strings reachable from ``word`` by deleting up to ``depth`` characters."""
     out = {word}
-    for d in range(1, min(depth, len(word) - 1) + 1):
-        for idx in combinations(range(len(word)), d):
-            out.add("".join(c for k, c in enumerate(word) if k not in idx))
+    level = {word}
+    for _ in range(min(depth, len(word) - 1)):
+        level = {w[:k] + w[k + 1:] for w in level for k in range(len(w))}
+        out |= level
     return out
 
 
@@ -89,8 +111,10 @@ class PartIndex:
 
     def __init__(self) -> None:
         self._parts: set[str] = set()
-        self._by_key: dict[str, set[str]] = defaultdict(set)
-        self._by_delete: dict[str, set[str]] = defaultdict(set)
+        self._build_key: dict[str, set[str]] = defaultdict(set)
+        self._build_delete: dict[str, set[str]] = defaultdict(set)
+        self._by_key: dict[str, tuple[str, ...]] = {}
+        self._by_delete: dict[str, tuple[str, ...]] = {}
 
     def add(self, part: str) -> None:
         """Index one part (idempotent)."""
@@ -99,14 +123,16 @@ class PartIndex:
         self._parts.add(part)
         for tag, key in zip("mns", _keys(part), strict=True):
             if key:
-                self._by_key[tag + key].add(part)
+                self._build_key[tag + key].add(part)
         for d in _deletes(part, _depth(part)):
-            self._by_delete[d].add(part)
+            self._build_delete[d].add(part)
 
     def freeze(self) -> None:
-        """Finish building (plain dicts: a miss must not insert an empty set)."""
-        self._by_key = dict(self._by_key)
-        self._by_delete = dict(self._by_delete)
+        """Finish building: plain dicts of sorted tuples (a miss must not insert an empty set;
+        tuples of strings are no work for the cyclic garbage collector, sets are)."""
+        self._by_key = {k: tuple(sorted(v)) for k, v in self._build_key.items()}
+        self._by_delete = {k: tuple(sorted(v)) for k, v in self._build_delete.items()}
+        self._build_key, self._build_delete = defaultdict(set), defaultdict(set)
 
     def has(self, part: str) -> bool:
         """Whether ``part`` is exactly some name part in the directory."""
@@ -120,11 +146,19 @@ class PartIndex:
         if text in self._parts:
             found.add(text)
         for tag, key in zip("mn", _keys(text)[:2], strict=False):
-            found |= self._by_key.get(tag + key, set()) if key else set()
+            if key:
+                found.update(self._by_key.get(tag + key, ()))
         for d in _deletes(text, _depth(text)):
-            found |= self._by_delete.get(d, set())
-        scored = ((p, part_similarity(text, p)) for p in found)
-        kept = sorted((ps for ps in scored if ps[1] >= MIN_PART_SIM), key=lambda ps: -ps[1])
+            found.update(self._by_delete.get(d, ()))
+        if len(found) > BULK:
+            parts = list(found)
+            scored: Iterable[tuple[str, float]] = zip(parts, part_similarities(text, parts),
+                                                      strict=True)
+        else:
+            scored = ((p, part_similarity(text, p)) for p in found)
+        # ties by spelling: the kept set must not depend on the process's string hashing
+        kept = sorted((ps for ps in scored if ps[1] >= MIN_PART_SIM),
+                      key=lambda ps: (-ps[1], ps[0]))
         return dict(kept[:MAX_PART_HITS])
 
 
@@ -143,13 +177,13 @@ class Candidate:
     carried: bool = False  # read with carrier words glued to a name word ("to tell" -> totell)
     anchored: bool = False  # one exact part, the rest compared with that person's other part
     phonetic: bool = False  # found by comparing the whole query with whole names as phonemes
+    # score after the penalty for query tokens this reading leaves unexplained (computed once:
+    # ranking reads it many times per query)
+    final: float = field(init=False, repr=False, compare=False)
 
-    @property
-    def final(self) -> float:
-        """Score after the penalty for query tokens this reading leaves unexplained."""
-        missing = self.n_tokens - self.covered
+    def __post_init__(self) -> None:
         per_token = 0.08 if len(self.sims) == 2 else 0.3
-        return self.score - per_token * missing
+        object.__setattr__(self, "final", self.score - per_token * (self.n_tokens - self.covered))
 
     @property
     def exact(self) -> bool:
@@ -260,8 +294,15 @@ def decide(
 def _ask(first: list[Candidate], ranked: list[Candidate]) -> list[Candidate]:
     """Whom to ask about: ``first``, then everyone within ``ASK_WINDOW`` of the best."""
     floor = max(ASK_FLOOR, ranked[0].final - ASK_WINDOW)
-    rest = [c for c in ranked if c.final >= floor and c not in first]
-    return (first + rest)[:MAX_ASK]
+    out = list(first[:MAX_ASK])
+    seen = {c.index for c in out}
+    for c in ranked:  # best first: stop at the floor or when the list is full
+        if len(out) >= MAX_ASK or c.final < floor:
+            break
+        if c.index not in seen:
+            out.append(c)
+            seen.add(c.index)
+    return out
 
 # Spelling rules that keep the sound and drop the spelling: "Sean"/"Shaun", "Clark"/"Clarke",
 # "Smith"/"Smyth", "Steven"/"Stephen", "Newman"/"Neumann", "Shepherd"/"Sheppard".
@@ -315,7 +356,8 @@ def sounds_alike(a: Candidate, b: Candidate) -> bool:
 # vowel of "eye"; vowels a e i o u. Good enough to compare names by sound, not to speak them.
 _G2P_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pat), rep) for pat, rep in (
-        (r"^mc", "mak"), (r"^kn", "n"), (r"^wr", "r"), (r"^ps", "s"), (r"^gn", "n"),
+        (r"pherd$", "perd"), (r"^mc", "mak"), (r"^kn", "n"), (r"^wr", "r"), (r"^ps", "s"),
+        (r"^gn", "n"),
         (r"^x", "z"), (r"^wh", "w"), (r"^h(?=[^aeiouy])", ""),
         (r"tch", "C"), (r"sch", "S"), (r"(?<=[aeiou])ch(?=[^aeiou]|$)", "k"), (r"chr", "kr"),
         (r"sh", "S"), (r"sz", "S"), (r"cz", "C"), (r"ch", "C"), (r"ph", "f"), (r"th", "T"),

@@ -19,6 +19,10 @@ class Employee:
     slack_id: str = ""
     active: bool = True
     aliases: tuple[str, ...] = ()
+    # Who hears about a visitor when this person does not answer: another employee's id
+    # (notified like a host), else a Slack channel id for their team.
+    assistant_id: str = ""
+    team_channel: str = ""
 
     @property
     def full_name(self) -> str:

@@ -19,15 +19,21 @@ Imports: directory.model, directory.normalize; rapidfuzz and jellyfish only.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+import heapq
+from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Literal
 
+import numpy as np
+import numpy.typing as npt
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
 
 from checkin.directory.matching import (
+    ASK_WINDOW,
+    MAX_ASK,
     Candidate,
     PartIndex,
     decide,
@@ -36,6 +42,7 @@ from checkin.directory.matching import (
     phonemes,
     rank,
     sound_key,
+    sounds_similarity,
     squash,
 )
 from checkin.directory.model import Employee
@@ -56,6 +63,10 @@ MAX_TOKENS = 6  # longer name parts than this are ASR chatter; keep the last one
 MAX_SPAN = 3  # join at most three adjacent fragments ("olu shegun" + ...)
 MAX_POSTINGS = 400  # bearers of one part considered (a common first name at 50,000 people)
 FEW_POSTINGS = 12  # ... when that part explains only some of the query's tokens
+ONE_PART_MISSING_COST = 0.3  # as Candidate.final: per query token a one-part reading leaves out
+PRUNE_BELOW = 0.35  # one-part readings this far below the best are only near misses ...
+KEEP_FAR = 30  # ... and are not read once this many people are in
+KEEP_RANKED = 60  # first-pass readings kept for the decision, best first
 SQUASH_TOP = 15  # candidates re-read as a run-together string
 HONORIFIC_FIRST_COST = 0.15  # "Dr. Adam" means a Mr/Ms Adam far more often than an Adam X
 # Surname particles: "Van" alone must not stand for "van der Maes".
@@ -69,11 +80,13 @@ ANCHOR_TOP = 3  # bearers of the anchor kept per leftover text, best first
 # Words that end a request rather than continue a name ("... Tootell please", "... im here").
 CLOSERS = frozenset({"please", "pls", "thanks", "thank", "thankyou", "you", "im", "i", "am",
                      "here", "now", "today"})
+EXTRA_TOP = 10  # carried readings kept per query: the rest cannot be the best reading
 MAX_GLUE = 2  # trailing carrier words a name may have been split into ("to tell")
 PHON_GRAM = 3  # phoneme n-grams indexed per whole name
 PHON_COMMON = 1000  # n-grams borne by more people than this say nothing; skipped
 PHON_TOP = 25  # people re-read by phonemes, by shared n-grams
 PHON_FLOOR = 0.6  # a phonetic reading must be at least this close as a whole
+PHON_TWIN = 0.95  # another whole name this close in sound blocks an inexact "found"
 # Carrier words that may really be the start of a misheard name ("is a bully" for Isabelly),
 # unlike the words that end a request ("to see", "for", "with") and never start one.
 REQUEST_ENDS = frozenset({"see", "for", "with", "to", "meet", "meeting", "visit", "visiting",
@@ -134,7 +147,8 @@ class NameResolver:
         # part -> employees bearing it as first (incl. aliases) or last name
         self._postings: tuple[dict[str, list[int]], dict[str, list[int]]] = (
             defaultdict(list), defaultdict(list))
-        self._pairs: dict[tuple[str, str], list[int]] = defaultdict(list)
+        # first part -> last part -> employees bearing both (read from the smaller side)
+        self._pairs: dict[str, dict[str, list[int]]] = defaultdict(dict)
         self._partial_keys: set[str] = set()
         for i, e in enumerate(self._employees):
             firsts, first_words = _name_parts(e.first_name)
@@ -145,15 +159,26 @@ class NameResolver:
             self._last.append(lasts[0] if lasts else "")
             self._add(i, firsts, first_words, lasts, last_words)
         self._parts.freeze()
+        # frozen as tuples of ints: the cyclic garbage collector skips them (lists it rescans)
+        self._bearers: tuple[dict[str, tuple[int, ...]], dict[str, tuple[int, ...]]] = (
+            _frozen(self._postings[FIRST]), _frozen(self._postings[LAST]))
+        self._pair_bearers = {f: _frozen(by) for f, by in self._pairs.items()}
+        del self._postings, self._pairs
         self._phon_names: list[tuple[str, str]] = [
             (phonemes(f), phonemes(last)) for f, last in zip(self._first, self._last, strict=True)]
         grams: dict[str, list[int]] = defaultdict(list)
         for i, (pf, pl) in enumerate(self._phon_names):
             for g in dict.fromkeys(_grams(pf + pl)):
                 grams[g].append(i)
-        self._phon_grams = dict(grams)
+        # postings as arrays (common n-grams dropped at load): a query counts them in C
+        self._phon_grams: dict[str, npt.NDArray[np.int32]] = {
+            g: np.asarray(ids, dtype=np.int32) for g, ids in grams.items()
+            if len(ids) <= PHON_COMMON}
         # the second pass looks the same spans up again: remember recent lookups
         self._similar = lru_cache(maxsize=4096)(self._parts.similar)
+        if self._employees:  # the first lookup pays one-off costs; not the first visitor
+            self._resolve(f"{self._first[0]} {self._last[0]}x", None)
+            self._similar.cache_clear()
 
     def _add(self, i: int, firsts: list[str], first_words: list[str], lasts: list[str],
              last_words: list[str]) -> None:
@@ -165,7 +190,7 @@ class NameResolver:
                 self._parts.add(p.removeprefix(PARTIAL))
         for f in dict.fromkeys(firsts + [PARTIAL + w for w in first_words]):
             for last in dict.fromkeys(lasts + [PARTIAL + w for w in last_words]):
-                self._pairs[(f, last)].append(i)
+                self._pairs[f].setdefault(last, []).append(i)
 
     def resolve(self, text: str) -> Resolution:
         """Resolve an utterance against the whole directory."""
@@ -183,8 +208,32 @@ class NameResolver:
         spelled = among or has_spelling(text)
         cands, stray = self._decided_readings(text, allowed, spelled)
         status, ranked = decide(cands, stray=stray, spelled=spelled)
+        if status == "found" and not spelled and not ranked[0].exact:
+            twins = self.phonetic_twins(text, allowed, ranked[0])
+            if twins:  # someone else's whole name sounds the same: ask, do not guess
+                status, ranked = "ambiguous", [ranked[0], *twins][:MAX_ASK]
         matches = tuple(Match(self._employees[c.index], round(c.final, 4)) for c in ranked)
         return Resolution(status, matches)
+
+    def phonetic_twins(self, text: str, allowed: set[int] | None,
+                       best: Candidate) -> list[Candidate]:
+        """Other people whose whole name sounds at least as close to the utterance as the
+        inexact reading ``best`` does, and practically the same as the utterance or as the
+        best's own name (phoneme similarity at least ``PHON_TWIN``): "steven huse" is Stephen
+        House by spelling and Steven Hughes by sound.
+        The spelling-based twin rule (``sound_key``) misses such pairs; a "found" would be a
+        guess, so the resolver asks. Best first."""
+        n = len(parse_name_query(text)[0][-MAX_TOKENS:])
+        readings = self._phonetic(text, allowed, n)
+        # the best's own phonetic reading when it has one: like is compared with like
+        own = max((c.final for c in readings if c.index == best.index),
+                  default=sounds_similarity(" ".join(best.heard), " ".join(best.parts)))
+        name = "".join(self._phon_names[best.index])
+        twins = rank([c for c in readings if c.index != best.index and c.final >= own and (
+            c.final >= PHON_TWIN  # sounds like what was heard ...
+            # ... or like the best's own name (Luís / Lewis, Shepard / Shepherd)
+            or phone_similarity(name, "".join(self._phon_names[c.index])) >= PHON_TWIN)])
+        return twins[:MAX_ASK - 1]
 
     def _decided_readings(
         self, text: str, allowed: set[int] | None, spelled: bool
@@ -196,11 +245,13 @@ class NameResolver:
         make a "found", never widen a question (bench/fit_decision.py fits on these too).
         """
         tokens = parse_name_query(text)[0][-MAX_TOKENS:]
-        cands = rank(self._readings(text, allowed))  # decide() re-ranks a ranked list cheaply
+        # decide() reads only the head of the ranking: the best, its runner-ups, and whoever
+        # is within the asking window (a same-sounding twin there must still count)
+        cands = _head(rank(self._readings(text, allowed)))
         stray = self._stray(tokens, cands)
         if spelled or decide(cands, stray=stray, spelled=spelled)[0] == "found":
             return cands, stray
-        extra = self._readings(text, allowed, anchor=True) + self._carried(text, allowed)
+        extra = self._anchored(tokens, allowed) + self._carried(text, allowed)
         extra += self._phonetic(text, allowed, len(tokens))
         cands += extra  # unmerged: decide() asks only about first-pass readings
         return cands, self._stray(tokens, cands)
@@ -228,9 +279,9 @@ class NameResolver:
         """
         out: list[Candidate] = []
         for tokens in glued_variants(text):
-            out += [replace(c, carried=True)
-                    for c in self._candidates(tokens[-MAX_TOKENS:], allowed, anchor=True)]
-        return out
+            out += self._candidates(tokens[-MAX_TOKENS:], allowed, anchor=True, carried=True)
+        # only the strongest can decide anything (they make "found" or nothing)
+        return heapq.nsmallest(EXTRA_TOP, out, key=lambda c: (-c.final, -c.score, c.index))
 
     def _phonetic(self, text: str, allowed: set[int] | None, n: int) -> list[Candidate]:
         """Second pass: people whose whole name sounds like the whole query.
@@ -247,12 +298,9 @@ class NameResolver:
             query = "".join(phonemes(w) for w in ws)
             if len(query) < 4:
                 continue
-            counts: Counter[int] = Counter()
-            for g in dict.fromkeys(_grams(query)):
-                post = self._phon_grams.get(g, ())
-                if len(post) <= PHON_COMMON:
-                    counts.update(post)
-            for idx, _ in counts.most_common(PHON_TOP):
+            posts = [p for g in dict.fromkeys(_grams(query))
+                     if (p := self._phon_grams.get(g)) is not None]
+            for idx in _most_common(posts, PHON_TOP):
                 if allowed is not None and idx not in allowed:
                     continue
                 cand = self._phonetic_reading(idx, ws, query, n)
@@ -317,7 +365,7 @@ class NameResolver:
 
     def _candidates(
         self, tokens: list[str], allowed: set[int] | None, surname_first: bool = False,
-        anchor: bool = False,
+        anchor: bool = False, carried: bool = False,
     ) -> list[Candidate]:
         """Score every person reachable from the spans; keep each person's best reading.
 
@@ -334,7 +382,7 @@ class NameResolver:
             if allowed is not None and idx not in allowed:
                 return
             cand = Candidate(idx, score, sims, covered, n, parts=parts, heard=heard,
-                             anchored=anchored)
+                             anchored=anchored, carried=carried)
             cur = best.get(idx)
             if cur is None or cand.final > cur.final:
                 best[idx] = cand
@@ -349,26 +397,69 @@ class NameResolver:
                 for order, (firsts, lasts) in enumerate(((left, right), (right, left))):
                     heard = said if order == 0 else said[::-1]
                     for f, sf in firsts.items():
-                        for last, sl in lasts.items():
+                        by_last = self._pair_bearers.get(f)
+                        if not by_last:
+                            continue
+                        if len(by_last) < len(lasts):
+                            found = [(last, lasts[last], ids) for last, ids in by_last.items()
+                                     if last in lasts]
+                        else:
+                            found = [(last, sl, by_last[last]) for last, sl in lasts.items()
+                                     if last in by_last]
+                        for last, sl, ids in found:
                             parts = (f.removeprefix(PARTIAL), last.removeprefix(PARTIAL))
-                            for idx in self._pairs.get((f, last), ()):
-                                sims = (sf, sl)
-                                offer(idx, _pair_score(sf, sl, order), sims, covered, parts,
-                                      heard)
-        # one-part readings: a first name, a last name, or a whole name run together
+                            score, sims = _pair_score(sf, sl, order), (sf, sl)
+                            for idx in ids:
+                                offer(idx, score, sims, covered, parts, heard)
+        # one-part readings: a first name, a last name, or a whole name run together.
+        # Groups (span, part, role) share one score; they are read best first, and once a
+        # group is far below the best reading and enough people are in, the rest (near misses
+        # nobody would be asked about) are skipped rather than posted person by person.
+        groups: list[tuple[float, int, int, str, float, int]] = []
         for (i, j), hits in spans.items():
             for part, sim in hits.items():
-                # a reading that leaves tokens unexplained only supplies near misses
-                limit = MAX_POSTINGS if j - i == n else FEW_POSTINGS
-                one, heard_as = (part.removeprefix(PARTIAL),), ("".join(tokens[i:j]),)
                 for role in (FIRST, LAST):
                     role_sim = sim - HONORIFIC_FIRST_COST * (surname_first and role == FIRST)
-                    for idx in self._postings[role].get(part, ())[:limit]:
-                        offer(idx, role_sim, (role_sim,), j - i, one, heard_as)
+                    final = role_sim - ONE_PART_MISSING_COST * (n - (j - i))
+                    groups.append((final, i, j, part, role_sim, role))
+        groups.sort(key=lambda g: -g[0])
+        top = max([groups[0][0] if groups else 0.0, *(c.final for c in best.values())])
+        for final, i, j, part, role_sim, role in groups:
+            far = final < top - PRUNE_BELOW
+            if far and len(best) >= KEEP_FAR:
+                break
+            # a reading that leaves tokens unexplained only supplies near misses
+            limit = MAX_POSTINGS if j - i == n and not far else FEW_POSTINGS
+            one, heard_as = (part.removeprefix(PARTIAL),), ("".join(tokens[i:j]),)
+            for idx in self._bearers[role].get(part, ())[:limit]:
+                offer(idx, role_sim, (role_sim,), j - i, one, heard_as)
         if anchor:
             self._score_anchored(tokens, spans, offer)
-        self._score_squashed(tokens, best, allowed)
+        if not carried:  # glued tokens are already a join of the words heard
+            self._score_squashed(tokens, best, allowed)
         return list(best.values())
+
+    def _anchored(self, tokens: list[str], allowed: set[int] | None) -> list[Candidate]:
+        """Second pass: the anchored readings of ``tokens`` (see ``_score_anchored``), each
+        also re-read with the query run together (``_score_squashed``; still anchored: these
+        readings may make a "found", never widen a question)."""
+        n = len(tokens)
+        best: dict[int, Candidate] = {}
+
+        def offer(idx: int, score: float, sims: tuple[float, ...], covered: int,
+                  parts: tuple[str, ...], heard: tuple[str, ...], anchored: bool = False) -> None:
+            if allowed is not None and idx not in allowed:
+                return
+            cand = Candidate(idx, score, sims, covered, n, parts=parts, heard=heard,
+                             anchored=anchored)
+            cur = best.get(idx)
+            if cur is None or cand.final > cur.final:
+                best[idx] = cand
+
+        if n >= 2:
+            self._score_anchored(tokens, self._spans(tokens), offer)
+            self._score_squashed(tokens, best, allowed)
+        return [c if c.anchored else replace(c, anchored=True) for c in best.values()]
 
     def _score_anchored(self, tokens: list[str], spans: dict[tuple[int, int], dict[str, float]],
                         offer: Offer) -> None:
@@ -389,7 +480,7 @@ class NameResolver:
             if len(rest) < 3 or hits.get(said, 0.0) < 1.0:
                 continue
             for role in (FIRST, LAST):
-                bearers = self._postings[role].get(said, ())[:MAX_POSTINGS]
+                bearers = self._bearers[role].get(said, ())[:MAX_POSTINGS]
                 if not bearers:
                     continue
                 other = self._last if role == FIRST else self._first
@@ -424,25 +515,52 @@ class NameResolver:
         if len(tokens) < 2:
             return
         joined = "".join(tokens)
-        top = sorted(best.values(), key=lambda c: -c.final)[:SQUASH_TOP]
+        top = [c for c in sorted(best.values(), key=lambda c: -c.final)[:SQUASH_TOP]
+               if self._first[c.index] and self._last[c.index]]
+        if not top:
+            return
+        # upper bounds of part_similarity for every cut of the joined string against every
+        # name part at stake, in one go (C): most cuts are hopeless and skip the exact score
+        names = list(dict.fromkeys(p for c in top for p in (self._first[c.index],
+                                                             self._last[c.index])))
+        col = {p: k for k, p in enumerate(names)}
+        cuts = range(1, len(joined))
+        heads = _bounds([joined[:k] for k in cuts], names)
+        tails = _bounds([joined[k:] for k in cuts], names)
         for c in top:
             f, last = self._first[c.index], self._last[c.index]
-            if not f or not last:
-                continue
             score = 0.0
             for order, (a, b) in enumerate(((f, last), (last, f))):
-                for cut in range(len(a) - 2, len(a) + 3):
-                    if 0 < cut < len(joined):
-                        sa = part_similarity(joined[:cut], a)
-                        sb = part_similarity(joined[cut:], b)
-                        score = max(score, _pair_score(sa, sb, order))
+                ha, tb = col[a], col[b]
+                for cut in range(max(1, len(a) - 2), min(len(joined), len(a) + 3)):
+                    ua, ub = heads[cut - 1][ha], tails[cut - 1][tb]
+                    if _pair_score(ua, ub, order) <= max(score, c.final):
+                        continue
+                    sa = part_similarity(joined[:cut], a)
+                    sb = part_similarity(joined[cut:], b)
+                    score = max(score, _pair_score(sa, sb, order))
             if score > c.final:
                 # keep a two-part reading's part detail: the decision looks at each part
                 two = len(c.sims) == 2
                 best[c.index] = Candidate(
                     c.index, score, c.sims if two else (score, score), len(tokens), len(tokens),
                     joined=True, parts=c.parts if two else (f + last,),
-                    heard=c.heard if two else (joined,))
+                    heard=c.heard if two else (joined,), carried=c.carried)
+
+
+def _head(ranked: list[Candidate]) -> list[Candidate]:
+    """The first ``KEEP_RANKED`` readings, and any more within ``ASK_WINDOW`` of the best."""
+    if len(ranked) <= KEEP_RANKED:
+        return ranked
+    floor = ranked[0].final - ASK_WINDOW
+    end = KEEP_RANKED
+    while end < len(ranked) and ranked[end].final >= floor:
+        end += 1
+    return ranked[:end]
+
+
+def _frozen(index: dict[str, list[int]]) -> dict[str, tuple[int, ...]]:
+    return {k: tuple(ids) for k, ids in index.items()}
 
 
 def glued_variants(text: str) -> list[list[str]]:
@@ -501,10 +619,31 @@ def phonetic_variants(text: str) -> list[list[str]]:
     return [list(v) for v in dict.fromkeys(tuple(v) for v in out if v)]
 
 
+def _most_common(posts: list[npt.NDArray[np.int32]], k: int) -> list[int]:
+    """The ``k`` ids found in most of the posting arrays, most first (ties: lower id first)."""
+    if not posts:
+        return []
+    ids, counts = np.unique(np.concatenate(posts), return_counts=True)
+    order = np.lexsort((ids, -counts))[:k]
+    return [int(i) for i in ids[order]]
+
+
 def _grams(phones: str) -> list[str]:
     """Phoneme n-grams of a whole name or query, ends marked."""
     padded = "^" + phones + "$"
     return [padded[k:k + PHON_GRAM] for k in range(len(padded) - PHON_GRAM + 1)]
+
+
+def _bounds(texts: list[str], parts: list[str]) -> list[list[float]]:
+    """Upper bounds of ``part_similarity`` for every text against every part (rows: texts):
+    its edit similarity with full phonetic-key agreement (1.0 where equal)."""
+    ratio = process.cdist(texts, parts, scorer=fuzz.ratio, dtype=np.float64) / 100.0
+    osa = process.cdist(texts, parts, scorer=OSA.normalized_similarity, dtype=np.float64)
+    base = np.maximum(ratio, osa)
+    bound = np.minimum(0.99, base + (1.0 - base) * 0.5)
+    bound[base >= 1.0] = 1.0
+    rows: list[list[float]] = bound.tolist()
+    return rows
 
 
 def _pair_score(first_sim: float, last_sim: float, order: int) -> float:

@@ -30,12 +30,14 @@ class EmployeeRow(Base):
     slack_id: Mapped[str] = mapped_column(String(40), default="")
     active: Mapped[bool] = mapped_column(default=True)
     aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
+    assistant_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    team_channel: Mapped[str] = mapped_column(String(40), default="", server_default="")
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     def update_from(self, employee: Employee) -> None:
         """Copy every field of ``employee`` (same id) onto this row."""
         for name in ("first_name", "last_name", "department", "title", "email", "phone",
-                     "slack_id", "active"):
+                     "slack_id", "active", "assistant_id", "team_channel"):
             setattr(self, name, getattr(employee, name))
         self.aliases = list(employee.aliases)
         self.updated_at = utcnow()
@@ -46,6 +48,7 @@ class EmployeeRow(Base):
             id=self.id, first_name=self.first_name, last_name=self.last_name,
             department=self.department, title=self.title, email=self.email, phone=self.phone,
             slack_id=self.slack_id, active=self.active, aliases=tuple(self.aliases or ()),
+            assistant_id=self.assistant_id or "", team_channel=self.team_channel or "",
         )
 
 

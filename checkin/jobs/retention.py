@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from checkin.config import Settings
 from checkin.db import transaction, utcnow
+from checkin.staff import purge_staff_sessions
 from checkin.visits import BadgeRecord, Notification, Visit, VisitEvent
 
 log = structlog.get_logger(__name__)
@@ -178,6 +179,7 @@ async def retention_loop(
         try:
             await purge_expired(sessions=sessions, before=clock() - timedelta(days=rules.days),
                                 batch_size=rules.batch_size, dry_run=False)
+            log.info("staff_sessions_purged", count=await purge_staff_sessions(sessions=sessions))
         except Exception as err:
             # Tomorrow's run retries, and the server stays up; cancellation still propagates.
             log.error("retention_failed", error_type=type(err).__name__)

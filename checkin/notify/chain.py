@@ -8,13 +8,20 @@ about them, so every channel retries and falls back the same way:
 A retry inside ``RetryingNotifier`` passes ``note.attempt + n`` so the adapter looks for a
 message an interrupted try may have posted before it sends again. A 429 whose ``Retry-After``
 is short is waited out here; a longer one is handed up, and the outbox reschedules the row
-instead of holding a worker. Imports: providers, errors.
+instead of holding a worker.
+
+A later attempt (``note.attempt > 1``: a retry, or a worker taking over a crashed one's row)
+first asks *every* channel that can look (``SentLookup``) whether it already delivered this
+notification, before sending on any: otherwise an attempt that sent by SMS (Slack was down)
+and then crashed would be followed by a Slack message once Slack is back. Imports:
+providers, errors.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Protocol, runtime_checkable
 
 import stamina
 import structlog
@@ -23,6 +30,16 @@ from checkin.errors import ProviderError, ProviderRateLimited, ProviderRejected
 from checkin.providers import HostNote, HostRef, Notifier, Receipt
 
 log = structlog.get_logger(__name__)
+
+
+@runtime_checkable
+class SentLookup(Protocol):
+    """A channel that can find a message it already delivered for a notification."""
+
+    async def find_sent(self, host: HostRef, note: HostNote) -> Receipt | None:
+        """The delivered message's receipt, None if there is none; ``ProviderError`` when
+        the channel cannot be asked right now."""
+        ...
 
 
 class RetryingNotifier:
@@ -44,6 +61,12 @@ class RetryingNotifier:
             # The provider named the wait; longer than a short pause goes back to the outbox.
             return exc.retry_after_s if exc.retry_after_s <= self._max_inline_wait_s else False
         return isinstance(exc, ProviderError) and exc.retryable
+
+    async def find_sent(self, host: HostRef, note: HostNote) -> Receipt | None:
+        """The inner channel's lookup (one try: the caller goes on to send if it fails)."""
+        if isinstance(self._inner, SentLookup):
+            return await self._inner.find_sent(host, note)
+        return None
 
     async def notify_host(self, host: HostRef, note: HostNote) -> Receipt:
         """Deliver through the inner notifier, retrying what may succeed on a second try."""
@@ -76,6 +99,10 @@ class FallbackNotifier:
         a retryable error (try again later), then ``host-unreachable`` when every channel
         refused for good (no Slack account, no phone): retrying would not help.
         """
+        if note.attempt > 1 and len(self._notifiers) > 1:
+            found = await self._find_sent(host, note)
+            if found is not None:
+                return found
         errors: list[ProviderError] = []
         for name, notifier in zip(self._names, self._notifiers, strict=True):
             try:
@@ -91,3 +118,21 @@ class FallbackNotifier:
         if retryable:
             raise retryable[0]
         raise ProviderRejected("notifier", code="host-unreachable")
+
+    async def _find_sent(self, host: HostRef, note: HostNote) -> Receipt | None:
+        """A message some channel already delivered for ``note``; a channel that cannot be
+        asked now is skipped (the send that follows may then duplicate on it: documented)."""
+        for name, notifier in zip(self._names, self._notifiers, strict=True):
+            if not isinstance(notifier, SentLookup):
+                continue
+            try:
+                found = await notifier.find_sent(host, note)
+            except ProviderError as err:
+                log.warning("notification_lookup_failed", channel=name, code=err.code,
+                            notification_id=note.notification_id)
+                continue
+            if found is not None:
+                log.info("notification_deduplicated", channel=name,
+                         notification_id=note.notification_id)
+                return found
+        return None

@@ -43,7 +43,9 @@ ACTIONS: Mapping[str, tuple[str, str]] = {
     "checkin_coming": ("coming", "On my way"),
     "checkin_wait_5": ("wait_5", "Please wait 5 minutes"),
     "checkin_cannot_come": ("cannot_come", "I can't come"),
+    "checkin_left": ("left", "They've left"),  # checks the visitor out
 }
+LEFT_ACTION = "checkin_left"
 ANSWER_LABELS: Mapping[str, str] = {answer: label for answer, label in ACTIONS.values()}
 
 # Slack "ok": false errors that mean "try again later" rather than "this will never work".
@@ -81,11 +83,30 @@ class SlackNotifier:
         )
         return Receipt(channel=PROVIDER, reference=f"{response['channel']}:{response['ts']}")
 
+    async def find_sent(self, host: HostRef, note: HostNote) -> Receipt | None:
+        """The message an earlier attempt posted for ``note``, if Slack has it (a retry asks
+        every channel before sending on any: ``chain.FallbackNotifier``)."""
+        if not (host.slack_id or host.email):
+            return None
+        return await self._already_posted(host.slack_id or await self._user_for(host.email),
+                                          note)
+
     async def show_answer(self, *, channel: str, ts: str, blocks: Sequence[Mapping[str, Any]],
                           answer: str, user_id: str) -> None:
-        """Replace the buttons of an answered message with who answered what (``chat.update``)."""
+        """Replace the buttons of an answered message with who answered what (``chat.update``).
+
+        Until the visitor is checked out, "They've left" stays: the host presses it later.
+        """
         label = ANSWER_LABELS.get(answer, answer)
-        kept = [dict(b) for b in blocks if b.get("type") != "actions"]
+        kept = []
+        for block in blocks:
+            if block.get("type") != "actions":
+                kept.append(dict(block))
+            elif answer != "left":
+                left = [e for e in block.get("elements") or [] if isinstance(e, Mapping)
+                        and e.get("action_id") == LEFT_ACTION]
+                if left:
+                    kept.append({**block, "elements": [dict(e) for e in left]})
         kept.append({"type": "context", "elements": [
             {"type": "mrkdwn", "text": f":white_check_mark: <@{user_id}> answered: *{label}*"}]})
         await self._call("chat_update", channel=channel, ts=ts, blocks=kept,

@@ -1,4 +1,4 @@
-"""TwilioSmsNotifier: a text to the host's phone through the twilio REST client; replies 1/2/3.
+"""TwilioSmsNotifier: a text to the host's phone through the twilio REST client; replies 1-4.
 
 The Twilio client has no base-URL option, so for a fake (or a regional proxy) the ``api``
 domain's ``base_url`` is replaced before the first call (PROTOCOLS.md 1.8); ``environment={}``
@@ -37,7 +37,8 @@ from checkin.providers import HostNote, HostRef, Receipt
 log = structlog.get_logger(__name__)
 
 PROVIDER = "sms"
-REPLIES = {"1": "coming", "2": "wait_5", "3": "cannot_come"}
+REPLIES = {"1": "coming", "2": "wait_5", "3": "cannot_come", "4": "left"}
+MENU = "Reply 1 = on my way, 2 = please wait 5 min, 3 = I can't come, 4 = they've left."
 BODY_LIMIT = 1600
 
 _sdk_log = logging.getLogger("checkin.notify.sms.twilio_sdk")
@@ -94,18 +95,28 @@ class TwilioSmsNotifier:
         to = e164(host.phone)
         if not to:
             raise ProviderRejected(PROVIDER, code="sms-no-phone")
-        ref = reference(note.notification_id)
         if note.attempt > 1:
-            sent = await self._call(self._api().messages.list_async, to=to, from_=self._from,
-                                    limit=50)
-            for message in sent:
-                if ref in (message.body or ""):
-                    log.info("notification_deduplicated", channel=PROVIDER,
-                             notification_id=note.notification_id)
-                    return Receipt(channel=PROVIDER, reference=str(message.sid))
+            found = await self.find_sent(host, note)
+            if found is not None:
+                log.info("notification_deduplicated", channel=PROVIDER,
+                         notification_id=note.notification_id)
+                return found
         message = await self._call(self._api().messages.create_async, to=to, from_=self._from,
                                    body=body_for(note))
         return Receipt(channel=PROVIDER, reference=str(message.sid))
+
+    async def find_sent(self, host: HostRef, note: HostNote) -> Receipt | None:
+        """The text an earlier attempt sent for ``note`` (its ``[ref ...]`` tag), if any."""
+        to = e164(host.phone)
+        if not to:
+            return None
+        ref = reference(note.notification_id)
+        sent = await self._call(self._api().messages.list_async, to=to, from_=self._from,
+                                limit=50)
+        for message in sent:
+            if ref in (message.body or ""):
+                return Receipt(channel=PROVIDER, reference=str(message.sid))
+        return None
 
     async def aclose(self) -> None:
         """Close the HTTP session."""
@@ -163,6 +174,6 @@ def body_for(note: HostNote) -> str:
     else:
         lead = f"{who}{company}{party} is waiting for you in the lobby."
     purpose = f" Purpose: {note.purpose}." if note.purpose else ""
-    menu = " Reply 1 = on my way, 2 = please wait 5 min, 3 = I can't come."
+    menu = " " + MENU
     tail = f" {reference(note.notification_id)}"
     return (lead + purpose)[: BODY_LIMIT - len(menu) - len(tail)] + menu + tail

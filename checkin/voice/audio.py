@@ -241,3 +241,30 @@ def rms_dbfs(pcm: bytes) -> float:
         return float("-inf")
     rms = float(np.sqrt(np.mean(x * x)))
     return 20 * float(np.log10(rms / 32768)) if rms > 0 else float("-inf")
+
+
+L16_ENCODING = "audio/l16"
+"""A stream's ``start`` encoding for 16-bit PCM (RFC 2586's name): the kiosk's browser edge
+sends and receives ``PCM_RATE`` PCM, so a call on it skips the mu-law round trip."""
+
+
+class PcmFramer:
+    """``PhoneEncoder`` for an edge that speaks PCM: 20 ms frames of ``PCM_RATE`` PCM.
+
+    Example: ``PcmFramer().frames(b"\\0" * 1000)`` -> one 640-byte frame, 360 bytes kept.
+    ``ulaw=True`` takes 8 kHz mu-law (a cloud synthesiser's own format) and decodes it first.
+    """
+
+    def __init__(self, src_rate: int = PCM_RATE, *, ulaw: bool = False) -> None:
+        self._decoder = PhoneDecoder() if ulaw else None
+        self._resampler = Resampler(src_rate, PCM_RATE)
+        self._framer = Framer(PCM_RATE * 2 * FRAME_MS // 1000, pad=b"\x00")
+
+    def frames(self, chunk: bytes) -> list[bytes]:
+        """The complete 640-byte PCM frames for this chunk."""
+        pcm = self._decoder.pcm(chunk) if self._decoder else self._resampler.process(chunk)
+        return self._framer.push(pcm)
+
+    def flush(self) -> list[bytes]:
+        """The last frame of an utterance, padded with digital silence."""
+        return self._framer.flush()

@@ -20,13 +20,21 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, runtime_checkable
 
 import structlog
 
 from checkin.errors import ProviderError
 from checkin.providers import SpeechEvent, SpeechStarted, SpeechToText, TextToSpeech, Transcript
-from checkin.voice.audio import ULAW_8K, PhoneDecoder, audio_format
+from checkin.voice.audio import (
+    L16_ENCODING,
+    PCM_16K,
+    PCM_RATE,
+    ULAW_8K,
+    PcmToUlaw,
+    PhoneDecoder,
+    audio_format,
+)
 from checkin.voice.speaker import Speaker
 from checkin.voice.twilio_stream import (
     Connected,
@@ -98,6 +106,16 @@ class PhraseCache(Protocol):
 
     async def pcm(self, text: str) -> bytes:
         """16 kHz PCM for ``text``."""
+        ...
+
+
+@runtime_checkable
+class HostNews(Protocol):
+    """A ``Dialogue`` that may have news from the host after check-in (optional extra)."""
+
+    def host_news(self) -> AsyncIterator[str] | None:
+        """Sentences to say as the host answers; the iterator ends when there is nothing
+        more worth waiting for (its own time limit). None: hang up now."""
         ...
 
 
@@ -187,7 +205,7 @@ class PhoneCall:
                 return self.stats
             self._start = start
             self._started_at = time.perf_counter()
-            self._speaker = Speaker(self._send, start.stream_sid)
+            self._speaker = Speaker(self._send, start.stream_sid, wire_format=_wire(start))
             log.info("call_started", parameters=len(start.parameters))
             await self._run_tasks(start)
         except Exception as err:  # the handler must not die with a traceback (STYLE 5)
@@ -252,7 +270,7 @@ class PhoneCall:
         return frame
 
     async def _receive(self) -> None:
-        decoder = PhoneDecoder()
+        inbound = _inbound(self._start, stt_ulaw=self._stt_ulaw)
         try:
             while True:
                 raw = await self._socket.receive()
@@ -260,7 +278,7 @@ class PhoneCall:
                     break
                 frame = self._parse(raw)
                 if isinstance(frame, Media):
-                    self._feed(frame.payload if self._stt_ulaw else decoder.pcm(frame.payload))
+                    self._feed(inbound(frame.payload))
                 elif isinstance(frame, Mark) and self._speaker is not None:
                     self._speaker.on_mark(frame.name)
                 elif isinstance(frame, Dtmf):
@@ -483,7 +501,20 @@ class PhoneCall:
         if dialogue.wants_transfer:
             await self._transfer(speaker)
             return
+        news = dialogue.host_news() if isinstance(dialogue, HostNews) else None
+        if news is not None:
+            await self._say_host_news(news, speaker)
         self.stats.outcome = self.stats.outcome or "completed"
+
+    async def _say_host_news(self, news: AsyncIterator[str], speaker: Speaker) -> None:
+        """Stay on the line after check-in and say the host's answer as it comes
+        ("Sarah is on the way."); a hang-up cancels this like any other wait."""
+        async with _closing(news) as sentences:
+            async for sentence in sentences:
+                with suppress(ProviderError):
+                    await speaker.say(self._tts.speech(_one(sentence)), sentence,
+                                      audio_format=self._tts_format)
+                    await speaker.played(self.settings.played_timeout_s)
 
     async def _transfer(self, speaker: Speaker) -> None:
         assert self._start is not None
@@ -520,6 +551,20 @@ async def _closing(stream: AsyncIterator[T]) -> AsyncIterator[AsyncIterator[T]]:
         aclose = getattr(stream, "aclose", None)
         if aclose is not None:
             await aclose()
+
+
+def _wire(start: Start | None) -> str:
+    """The edge's audio: PCM from the kiosk's browser edge (``audio/l16``), else Twilio's."""
+    if start is not None and start.encoding == L16_ENCODING and start.sample_rate == PCM_RATE:
+        return PCM_16K
+    return ULAW_8K
+
+
+def _inbound(start: Start | None, *, stt_ulaw: bool) -> Callable[[bytes], bytes]:
+    """Caller audio as the recogniser takes it, converting only when the formats differ."""
+    if _wire(start) == PCM_16K:
+        return PcmToUlaw().convert if stt_ulaw else bytes
+    return bytes if stt_ulaw else PhoneDecoder().pcm
 
 
 def _item(event: SpeechEvent) -> _Item:

@@ -16,7 +16,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from checkin.voice.audio import PCM_16K, PCM_RATE, ULAW_8K, PhoneEncoder, UlawFramer
+from checkin.voice.audio import PCM_16K, PCM_RATE, ULAW_8K, PcmFramer, PhoneEncoder, UlawFramer
 from checkin.voice.twilio_stream import clear_message, mark_message, media_message
 
 Send = Callable[[str], Awaitable[None]]
@@ -25,8 +25,9 @@ Send = Callable[[str], Awaitable[None]]
 class Speaker:
     """Sends audio and marks on a Media Stream and tracks which sentences were played."""
 
-    def __init__(self, send: Send, stream_sid: str) -> None:
+    def __init__(self, send: Send, stream_sid: str, *, wire_format: str = ULAW_8K) -> None:
         self._send = send
+        self._wire = wire_format  # PCM_16K: the kiosk's browser edge, which takes PCM frames
         self._sid = stream_sid
         self._outstanding: dict[str, str] = {}  # mark name -> the sentence before it
         self._idle = asyncio.Event()
@@ -48,7 +49,11 @@ class Speaker:
 
         ``audio_format`` ``ulaw_8000``: the chunks are already Twilio's format (``rate`` unused).
         """
-        encoder = UlawFramer() if audio_format == ULAW_8K else PhoneEncoder(rate)
+        encoder: PcmFramer | UlawFramer | PhoneEncoder
+        if self._wire == PCM_16K:
+            encoder = PcmFramer(rate, ulaw=audio_format == ULAW_8K)
+        else:
+            encoder = UlawFramer() if audio_format == ULAW_8K else PhoneEncoder(rate)
         self.say_first_frame_at = None
         sent = 0
         async for chunk in pcm:

@@ -21,7 +21,7 @@ from checkin.runtime import Runtime
 
 def install(app: FastAPI, runtime: Runtime) -> None:
     """Add the pages, their JSON APIs, static assets and per-app state to ``app``."""
-    from checkin.api import dashboard, kiosk, metrics, visits
+    from checkin.api import dashboard, kiosk, kiosk_replies, metrics, visits
     from checkin.web import pages
     from checkin.web.auth import SignInLimiter
     from checkin.web.latency import ReplyLatency
@@ -33,6 +33,14 @@ def install(app: FastAPI, runtime: Runtime) -> None:
     app.state.kiosk = kiosk.KioskVisits(runtime)
     for router in (visits.router, dashboard.router, kiosk.router, metrics.router, pages.router):
         app.include_router(router)
+    app.include_router(kiosk_replies.router)  # the host's answer after check-in (issue 5)
+    from checkin.api import kiosk_voice
+
+    app.state.kiosk_voice = kiosk_voice.SpokenVisits()  # /kiosk/stream: the spoken kiosk
+    app.include_router(kiosk_voice.router)
+    from checkin.web import admin
+
+    app.include_router(admin.router)  # users, tokens, settings for the admin role
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.add_exception_handler(StarletteHTTPException, _friendly_errors)  # type: ignore[arg-type]
 

@@ -72,6 +72,8 @@ def _render(request: Request, name: str, who: Principal | None, **context: Any) 
                     ("/erasure", "Erasure"), ("/audit", "Audit")]
         if who.user.may(Role.FACILITIES):
             nav.append(("/dashboard", "Dashboard"))
+        if who.user.active and who.user.role == Role.ADMIN:  # checkin.web.admin
+            nav += [("/admin/users", "Users"), ("/admin/settings", "Settings")]
     return templates.TemplateResponse(request, name, {
         "who": who, "nav": nav, "site": request.app.state.runtime.settings.site.company,
         "csrf": who.csrf_token if who else "", "path": request.url.path, **context})

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from checkin.app import create_app
+from checkin.host_replies import visitor_replies
 from checkin.runtime import build_runtime
 from checkin.visits import VisitEvent
 from tests.e2e.test_serve import serving
@@ -152,3 +153,31 @@ async def test_the_loop_closes_check_in_slack_dm_button_and_the_visitor_hears_it
         heard = await asyncio.wait_for(anext(news), timeout=2)
         assert heard.sentence() == "Priya is on the way."
         await news.aclose()
+
+
+async def test_theyve_left_checks_the_visitor_out_and_is_never_told_to_them(service, slack):
+    # Issue 5: the fourth button. The host answered "On my way" first; the message keeps
+    # "They've left", and pressing it checks the visit out (visit_log.check_out).
+    from checkin.visits import Visit
+
+    runtime, client = service
+    visit_id, nid, message = await sent_to_sarah(runtime, slack)
+    for action_id, ts in (("checkin_coming", "1.1"), ("checkin_left", "1.2")):
+        body, headers = signed(block_actions(notification_id=nid, action_id=action_id,
+                                             channel="DE1", message_ts=message["ts"],
+                                             action_ts=ts))
+        assert (await client.post("/slack/interactions", content=body,
+                                  headers=headers)).status_code == 200
+
+    assert [e.data["answer"] for e in await replies(runtime, visit_id)] == ["coming", "left"]
+    async with runtime.sessions() as db:
+        visit = await db.get(Visit, visit_id)
+        out = (await db.scalars(select(VisitEvent).where(
+            VisitEvent.visit_id == visit_id, VisitEvent.kind == "checked_out"))).all()
+    assert visit is not None and visit.checked_out_at is not None
+    assert visit.checked_out_by == "host via slack"
+    assert [e.data for e in out] == [{"by": "host"}]
+    assert await asyncio.to_thread(wait_until, lambda: "left" in str(message.get("blocks")), 5)
+    # What a waiting channel hears: the answer, never the check-out.
+    heard = [r async for r in visitor_replies(runtime.host_replies, visit_id, wait_s=1)]
+    assert [r.sentence() for r in heard] == ["Sarah is on the way."]

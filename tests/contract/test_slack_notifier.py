@@ -38,7 +38,7 @@ async def notifier(slack):
     await n.aclose()
 
 
-async def test_the_host_gets_a_dm_with_who_what_when_and_three_buttons(slack, notifier):
+async def test_the_host_gets_a_dm_with_who_what_when_and_four_buttons(slack, notifier):
     receipt = await notifier.notify_host(HOST, NOTE)
 
     (call,) = slack.calls("chat.postMessage")
@@ -55,6 +55,7 @@ async def test_the_host_gets_a_dm_with_who_what_when_and_three_buttons(slack, no
         ("checkin_coming", "On my way", NOTE.notification_id, "primary"),
         ("checkin_wait_5", "Please wait 5 minutes", NOTE.notification_id, None),
         ("checkin_cannot_come", "I can't come", NOTE.notification_id, "danger"),
+        ("checkin_left", "They've left", NOTE.notification_id, None),
     ]
     assert call.params["metadata"]["event_payload"] == {"notification_id": NOTE.notification_id}
     assert receipt.channel == "slack" and receipt.reference.startswith("DE1:")
@@ -137,15 +138,24 @@ async def test_retrying_notifier_hands_a_long_retry_after_back_to_the_outbox(sla
     assert len(slack.calls("chat.postMessage")) == 1
 
 
-async def test_show_answer_replaces_the_buttons(slack, notifier):
+async def test_show_answer_replaces_the_buttons_but_keeps_theyve_left(slack, notifier):
     receipt = await notifier.notify_host(HOST, NOTE)
     channel, ts = receipt.reference.split(":")
     blocks = slack.posted()[0]["blocks"]
     await notifier.show_answer(channel=channel, ts=ts, blocks=blocks, answer="coming",
                                user_id="UE1")
     updated = slack.posted()[0]
-    assert updated["updated"] and [b["type"] for b in updated["blocks"]] == ["section", "context"]
-    assert "On my way" in updated["blocks"][1]["elements"][0]["text"]
+    assert updated["updated"] and [b["type"] for b in updated["blocks"]] == [
+        "section", "actions", "context"]
+    # The host answered "On my way"; "They've left" stays for when the visitor goes.
+    assert [e["action_id"] for e in updated["blocks"][1]["elements"]] == ["checkin_left"]
+    assert "On my way" in updated["blocks"][2]["elements"][0]["text"]
+
+    await notifier.show_answer(channel=channel, ts=ts, blocks=updated["blocks"], answer="left",
+                               user_id="UE1")
+    final = slack.posted()[0]
+    assert [b["type"] for b in final["blocks"]] == ["section", "context", "context"]
+    assert "They've left" in final["blocks"][2]["elements"][0]["text"]
 
 
 def _fields(note: HostNote) -> dict:

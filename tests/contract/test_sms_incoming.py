@@ -1,4 +1,4 @@
-"""``POST /sms/incoming`` under uvicorn: Twilio signatures, replies 1/2/3, repeated webhooks."""
+"""``POST /sms/incoming`` under uvicorn: Twilio signatures, replies 1-4, repeated webhooks."""
 
 from __future__ import annotations
 
@@ -116,3 +116,32 @@ async def test_other_texts_get_the_menu_and_strangers_get_a_polite_no(service, t
     stranger = await post(client, inbound(sid="SM6", from_="+15550199", body="1"))
     assert "no visitor waiting" in stranger.text
     assert await answers(runtime, visit_id) == []
+
+
+async def test_reply_4_checks_the_visitor_out(service, twilio):
+    # Issue 5: "4" = they've left. The visit is checked out (visit_log.check_out), the answer
+    # is a visit event, a repeat changes nothing, and a waiting channel hears nothing of it.
+    from checkin.host_replies import visitor_replies
+    from checkin.visits import Visit
+
+    runtime, client = service
+    visit_id, _ = await texted_sarah(runtime, twilio)
+    first = await post(client, inbound(sid="SM40", from_="+15550101", body="4"))
+    again = await post(client, inbound(sid="SM40", from_="+15550101", body="4"))
+    assert "<Message>Thanks, your visitor is checked out.</Message>" in first.text
+    assert "<Message>" not in again.text
+    assert await answers(runtime, visit_id) == ["left"]
+    async with runtime.sessions() as db:
+        visit = await db.get(Visit, visit_id)
+        out = (await db.scalars(select(VisitEvent).where(
+            VisitEvent.visit_id == visit_id, VisitEvent.kind == "checked_out"))).all()
+    assert visit is not None and visit.checked_out_by == "host via sms"
+    assert len(out) == 1 and out[0].data == {"by": "host"}
+    assert [r async for r in visitor_replies(runtime.host_replies, visit_id, wait_s=0.5)] == []
+
+
+async def test_an_unknown_reply_gets_the_four_item_menu(service, twilio):
+    runtime, client = service
+    await texted_sarah(runtime, twilio)
+    response = await post(client, inbound(sid="SM41", from_="+15550101", body="maybe"))
+    assert "4 = they&apos;ve left" in response.text or "4 = they've left" in response.text

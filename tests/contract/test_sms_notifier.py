@@ -46,7 +46,8 @@ async def test_the_host_gets_a_text_with_the_reply_menu(twilio, sms):
     assert call.params == {"To": "+15550101", "From": FROM_NUMBER, "Body": body_for(NOTE)}
     assert call.params["Body"] == (
         "Alex Rivera (Globex) is waiting for you in the lobby. Purpose: Interview. "
-        "Reply 1 = on my way, 2 = please wait 5 min, 3 = I can't come. [ref abcdef12]")
+        "Reply 1 = on my way, 2 = please wait 5 min, 3 = I can't come, 4 = they've left. "
+        "[ref abcdef12]")
     assert receipt.channel == "sms" and receipt.reference == twilio.messages[0]["sid"]
 
 

@@ -81,3 +81,37 @@ def test_phone_encoder_and_decoder_round_trip_at_the_edge() -> None:
 def test_wav_round_trip() -> None:
     pcm = tone(300, 16000, 0.1)
     assert read_wav(write_wav(pcm, 16000)) == (pcm, 16000)
+
+
+def test_mulaw_engines_are_framed_without_conversion_and_pcm_ones_default() -> None:
+    import asyncio
+
+    from checkin.voice.audio import PCM_16K, ULAW_8K, PcmToUlaw, UlawFramer, audio_format
+    from checkin.voice.speaker import Speaker
+
+    class Mulaw:
+        audio_format = ULAW_8K
+
+    assert audio_format(Mulaw()) == ULAW_8K and audio_format(object()) == PCM_16K
+    framer = UlawFramer()
+    assert framer.frames(bytes(range(200))) == [bytes(range(160))]
+    assert framer.flush() == [bytes(range(160, 200)) + b"\xff" * 120]
+    assert len(PcmToUlaw().convert(b"\x00\x00" * 320)) == 160  # 20 ms at 16 kHz -> 8 kHz
+
+    sent: list[str] = []
+
+    async def send(text: str) -> None:
+        sent.append(text)
+
+    async def speak() -> int:
+        async def chunks():  # type: ignore[no-untyped-def]
+            yield bytes(range(256)) + bytes(64)
+
+        return await Speaker(send, "MZ1").say(chunks(), "s", audio_format=ULAW_8K)
+
+    assert asyncio.run(speak()) == 2
+    import base64
+    import json
+
+    payloads = [base64.b64decode(json.loads(m)["media"]["payload"]) for m in sent[:2]]
+    assert b"".join(payloads) == bytes(range(256)) + bytes(64)  # byte for byte

@@ -168,3 +168,50 @@ def test_demo_directory_is_valid() -> None:
     records = read_directory_file(DEMO_DIRECTORY)
     assert 35 <= len(records) <= 45
     assert sum(not r.active for r in records) == 2
+
+
+ALT_HEADER = HEADER.rstrip("\n") + ",assistant_id,team_channel\n"
+
+
+async def test_alternates_are_imported_and_may_name_people_already_in_the_db(
+    sessions: Sessions, tmp_path: Path
+) -> None:
+    await import_directory(sessions=sessions, path=write(tmp_path, HEADER + ROWS[0]))
+    text = (ALT_HEADER
+            + "E2,Jon,Park,Sales,Rep,,,,yes,,E3,C0SALES\n"   # assistant further down the file
+            + "E3,John,Parks,Legal,Counsel,,,,1,,E1,\n")     # assistant imported earlier
+    report = await import_directory(sessions=sessions, path=write(tmp_path, text, "more.csv"))
+
+    assert report.created == 2
+    async with sessions() as session:
+        people = {e.id: e for e in await load_employees(session=session)}
+    assert (people["E2"].assistant_id, people["E2"].team_channel) == ("E3", "C0SALES")
+    assert (people["E3"].assistant_id, people["E3"].team_channel) == ("E1", "")
+    assert (people["E1"].assistant_id, people["E1"].team_channel) == ("", "")
+
+
+async def test_bad_alternates_are_reported_by_line(sessions: Sessions, tmp_path: Path) -> None:
+    text = (ALT_HEADER
+            + "E1,Ada,Quill,Eng,Eng,,,,true,,E9,\n"          # line 2: unknown assistant
+            + "E2,Jon,Park,Sales,Rep,,,,yes,,E2,\n"          # line 3: themselves
+            + "E3,John,Parks,Legal,Counsel,,,,1,,,#legal\n"  # line 4: a name, not an id
+            + "E4,Ok,Person,Ops,Clerk,,,,1,,E1,G0OPS\n")     # line 5: fine
+    with pytest.raises(DirectoryImportError) as caught:
+        await import_directory(sessions=sessions, path=write(tmp_path, text))
+
+    lines = {line: message for line, message in caught.value.problems}
+    assert sorted(lines) == [2, 3, 4]
+    assert "assistant_id 'E9' is not an employee" in lines[2]
+    assert "themselves" in lines[3]
+    assert "team_channel must be a Slack channel id" in lines[4]
+    assert await count_employees(sessions) == 0
+
+
+def test_without_a_database_the_assistant_must_be_in_the_file(tmp_path: Path) -> None:
+    people = [{"id": "E1", "first_name": "A", "last_name": "B", "assistant_id": "E2"},
+              {"id": "E3", "first_name": "C", "last_name": "D", "assistant_id": "E1",
+               "team_channel": "C0TEAM"}]
+    with pytest.raises(DirectoryImportError) as caught:
+        read_directory_file(write(tmp_path, json.dumps(people), "people.json"))
+    assert [m for _, m in caught.value.problems] == [
+        "item 1: assistant_id 'E2' is not an employee in this file or the directory"]

@@ -72,3 +72,17 @@ def test_models_match_migrations(database_url: str) -> None:
             assert compare_metadata(context, Base.metadata) == []
     finally:
         engine.dispose()
+
+
+def test_0005_adds_employee_alternates(empty_database_url: str) -> None:
+    # Issue 5: who hears about a visitor when the host does not answer (assistant, team).
+    upgrade_to_head(empty_database_url)
+    engine = create_engine(sync_url(empty_database_url), poolclass=pool.NullPool)
+    try:
+        columns = {c["name"]: c for c in inspect(engine).get_columns("employees")}
+    finally:
+        engine.dispose()
+    assert {"assistant_id", "team_channel"} <= set(columns)
+    assert not columns["assistant_id"]["nullable"] and not columns["team_channel"]["nullable"]
+    downgrade_to_base(empty_database_url)
+    assert _tables(empty_database_url) == set()

@@ -12,8 +12,8 @@ import string
 import pytest
 
 from checkin.directory import matching
-from checkin.directory.model import Employee
 from checkin.directory import resolver as resolver_mod
+from checkin.directory.model import Employee
 from checkin.directory.resolver import NameResolver, Resolution
 
 pytestmark = pytest.mark.unit
@@ -329,3 +329,64 @@ def test_a_name_heard_as_other_words_is_found_by_its_phonemes(second: NameResolv
 def test_phonetic_readings_do_not_invent_people(second: NameResolver) -> None:
     for said in ("kwame mensah", "is a bully", "the weather is nice"):
         assert second.resolve(said).status == "not_found"
+
+
+# ---- same sound, other spelling; index and speed-ups that must not change answers ----------
+SOUNDS = [
+    Employee("S1", "Stephen", "House", "Ops"),
+    Employee("S2", "Steven", "Hughes", "Design"),
+    Employee("S3", "Rowena", "Tillotson", "IT"),
+]
+
+
+def test_an_inexact_reading_is_not_found_when_another_name_sounds_the_same() -> None:
+    # by spelling "huse" is close to House; by sound it is Hughes: ask about both
+    res = NameResolver(SOUNDS).resolve("steven huse")
+    assert res.status == "ambiguous"
+    assert {"S1", "S2"} <= ids(res)
+
+
+def test_a_phonetic_twin_needs_to_sound_practically_the_same() -> None:
+    r = NameResolver(SOUNDS)
+    assert found(r.resolve("rowena tillotsen")) == "S3"
+    best = matching.rank(r._decided_readings("rowena tillotsen", None, False)[0])[0]
+    assert r.phonetic_twins("rowena tillotsen", None, best) == []
+
+
+def test_similar_parts_do_not_depend_on_insertion_order() -> None:
+    names = [f"{a}{b}son" for a in "bcdfghklmnprst" for b in "aeiou"]
+    forward, backward = matching.PartIndex(), matching.PartIndex()
+    for n in names:
+        forward.add(n)
+    for n in reversed(names):
+        backward.add(n)
+    forward.freeze()
+    backward.freeze()
+    for probe in ("kason", "mison", "tuson", "zzson"):
+        assert list(forward.similar(probe).items()) == list(backward.similar(probe).items())
+
+
+def test_similarity_in_bulk_is_the_similarity_part_by_part() -> None:
+    rnd = random.Random(7)
+    parts = list({"".join(rnd.choice("aeiklmnorst") for _ in range(rnd.randint(1, 8)))
+                  for _ in range(400)})
+    for probe in ("marten", "kolas", "tinasel", "a"):
+        matching.part_similarity.cache_clear()
+        bulk = matching.part_similarities(probe, parts)
+        assert bulk == [matching.part_similarity(probe, p) for p in parts]
+
+
+def test_similarity_bounds_never_undercut_the_similarity() -> None:
+    rnd = random.Random(11)
+    words = ["".join(rnd.choice(string.ascii_lowercase[:8]) for _ in range(rnd.randint(1, 7)))
+             for _ in range(60)]
+    bounds = resolver_mod._bounds(words, words)
+    for i, a in enumerate(words):
+        for j, b in enumerate(words):
+            assert bounds[i][j] >= matching.part_similarity(a, b) - 1e-9
+
+
+def test_the_index_holds_no_lists_for_the_collector_to_rescan(resolver: NameResolver) -> None:
+    assert all(isinstance(ids, tuple) for by in resolver._bearers for ids in by.values())
+    assert all(isinstance(ids, tuple)
+               for by in resolver._pair_bearers.values() for ids in by.values())

@@ -124,8 +124,10 @@ def served(new_database, tmp_path_factory) -> Iterator[Served]:
                                       "CHECKIN_BADGE_DIR": str(tmp / "badges")})
     runtime = build_runtime(settings, directory_file=ROOT / "checkin/demo/directory.csv")
     app = create_app(runtime, background_jobs=False)
+    # loop="asyncio" as under `checkin serve`: with uvloop a subprocess's stdout is a socket,
+    # and flite cannot open /dev/stdout on it (the spoken kiosk synthesises with flite).
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None,
-                                           lifespan="on"))
+                                           lifespan="on", loop="asyncio"))
     thread = threading.Thread(target=server.run, name="uvicorn-browser-tests", daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -45,15 +45,51 @@
   function reset(endVisit) {
     const old = sid;
     sid = null; ask = "none";
-    clearTimeout(idleTimer); clearTimeout(doneTimer);
+    clearTimeout(idleTimer); clearTimeout(doneTimer); newsFor = null;
+    if (window.KioskVoice) window.KioskVoice.stop();  // spoken visit: kiosk-voice.js
     if (endVisit && old) post("/api/kiosk/visits/" + encodeURIComponent(old) + "/end").catch(() => {});
     $("caption").textContent = ""; $("done-text").textContent = ""; $("say").value = "";
+    document.querySelectorAll(".k-host-news").forEach((p) => p.remove());
     $("choices").replaceChildren(); $("choices").hidden = true; $("yesno").hidden = true; $("error").hidden = true;
     clearSuggestions();
     lang = (document.body.dataset.languages || "en").split(",")[0] || "en";
     translate();
     show("welcome");
     $("start").focus();
+  }
+  // Issue 5: after check-in the "done" screen stays up while the host may answer; the
+  // server long-polls and says how long to wait (0 when nobody can answer). Each sentence
+  // ("Sarah is on the way.") is shown under the check-in text and spoken where the browser can.
+  let newsFor = null;
+  function sayAloud(text) {
+    if (!("speechSynthesis" in window)) return;
+    const u = new SpeechSynthesisUtterance(text);
+    u.lang = lang === "es" ? "es-ES" : "en-US";
+    window.speechSynthesis.speak(u);
+  }
+  async function listenForHost(id) {
+    newsFor = id;
+    let seen = 0;
+    while (newsFor === id) {
+      let news;
+      try {
+        const r = await fetch("/api/kiosk/visits/" + encodeURIComponent(id) + "/host-news?seen=" + seen);
+        if (!r.ok) break;
+        news = await r.json();
+      } catch (err) { break; }
+      if (newsFor !== id) return;
+      (news.sentences || []).forEach((text) => {
+        const p = document.createElement("p");
+        p.className = "k-host-news"; p.textContent = text;
+        ([...document.querySelectorAll(".k-host-news")].pop() || $("done-text")).after(p);
+        sayAloud(text);
+      });
+      seen += (news.sentences || []).length;
+      clearTimeout(doneTimer);
+      if (!news.more) break;
+      doneTimer = setTimeout(() => reset(false), (news.wait_s + DONE_S) * 1000);
+    }
+    if (newsFor === id) doneTimer = setTimeout(() => reset(false), DONE_S * 1000);
   }
   function render(turn) {
     sid = turn.session_id; ask = turn.ask;
@@ -63,6 +99,7 @@
       sid = null;
       clearTimeout(idleTimer);
       doneTimer = setTimeout(() => reset(false), DONE_S * 1000);
+      listenForHost(turn.session_id);
       return;
     }
     show("talk");
@@ -83,15 +120,19 @@
     touch();
   }
   async function send(text) {
+    if (window.KioskVoice && window.KioskVoice.active()) { window.KioskVoice.say(text); $("say").value = ""; clearSuggestions(); touch(); return; }
     if (!sid || busy) return;
     busy = true; $("error").hidden = true; touch();
     try { render(await post("/api/kiosk/visits/" + encodeURIComponent(sid) + "/reply", { text: text })); }
     catch (err) { $("error").textContent = t("error"); $("error").hidden = false; }
     finally { busy = false; }
   }
+  // A spoken visit when the microphone and socket are there; render() shows its turns too.
+  const voiceHooks = { render: render, touch: touch, closed: (done) => { if (!done) reset(false); } };
   async function start() {
     if (busy) return;
     busy = true; $("error").hidden = true;
+    if (window.KioskVoice && await window.KioskVoice.start(lang, voiceHooks).catch(() => false)) { show("talk"); busy = false; return; }
     try { render(await post("/api/kiosk/visits", { language: lang })); }
     catch (err) { $("error").textContent = t("error"); $("error").hidden = false; }
     finally { busy = false; }
