@@ -119,14 +119,15 @@ class KioskVisits:
             await self.end(sid)
 
 
-def _ask(reply: Reply, choices: list[HostSuggestion]) -> Ask:
-    if reply.done:
+def next_prompt(state: CheckInState, *, done: bool, choices: bool) -> Ask:
+    """What the tablet offers next (typed or spoken kiosk), from the visit's state."""
+    if done:
         return "none"
-    if reply.state in (CheckInState.GREETING, CheckInState.IDENTIFY_HOST):
+    if state in (CheckInState.GREETING, CheckInState.IDENTIFY_HOST):
         return "host"
-    if reply.state is CheckInState.DISAMBIGUATE:
+    if state is CheckInState.DISAMBIGUATE:
         return "choice" if choices else "host"
-    if reply.state is CheckInState.CONFIRM_HOST:
+    if state is CheckInState.CONFIRM_HOST:
         return "yes_no"
     return "text"
 
@@ -144,7 +145,8 @@ def _choices(reply: Reply) -> list[HostSuggestion]:
 def _turn(sid: str, reply: Reply) -> KioskTurn:
     choices = _choices(reply) if reply.state is CheckInState.DISAMBIGUATE else []
     return KioskTurn(session_id=sid, text=reply.text, state=str(reply.state), done=reply.done,
-                     ask=_ask(reply, choices), choices=choices)
+                     ask=next_prompt(reply.state, done=reply.done, choices=bool(choices)),
+                     choices=choices)
 
 
 def _visits(request: Request) -> KioskVisits:

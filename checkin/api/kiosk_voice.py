@@ -21,7 +21,8 @@ import structlog
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from checkin.api.kiosk import HostSuggestion
+from checkin.api.kiosk import HostSuggestion, next_prompt
+from checkin.api.twilio import ConversationDialogue
 from checkin.conversation import Conversation
 from checkin.states import CheckInState
 from checkin.voice.browser_stream import BrowserEdge, CaptionedSpeechToText
@@ -38,15 +39,14 @@ router = APIRouter()
 MAX_SPOKEN = 4  # tablets talking at once; each holds a recogniser and decodes on 2 cores
 
 
-class KioskDialogue:
+class KioskDialogue(ConversationDialogue):
     """A kiosk visit as the call loop's ``Dialogue``, captioning every line on the tablet."""
 
     def __init__(self, conversation: Conversation, edge: BrowserEdge,
                  latency: ReplyLatency | None = None) -> None:
-        self._conversation = conversation
+        super().__init__(conversation)
         self._edge = edge
         self._latency = latency
-        self._closed = False
 
     async def greeting(self) -> str:
         """The first line, shown and offered like any other turn."""
@@ -74,37 +74,9 @@ class KioskDialogue:
                    for c in session.candidates[:6]] \
             if session.state is CheckInState.DISAMBIGUATE else []
         return {"type": "turn", "text": text, "state": str(session.state), "done": self.done,
-                "ask": _ask(session.state, done=self.done, choices=bool(choices)),
+                "ask": next_prompt(session.state, done=self.done, choices=bool(choices)),
                 "choices": choices}
 
-    @property
-    def done(self) -> bool:
-        """The visit is over."""
-        return self._conversation.session.done
-
-    @property
-    def wants_transfer(self) -> bool:
-        """The visit ended in a hand-over to a person (the tablet says: ask at the desk)."""
-        return self._conversation.session.state is CheckInState.TRANSFER_HUMAN
-
-    async def close(self) -> None:
-        """End the visit record once."""
-        if not self._closed:
-            self._closed = True
-            await self._conversation.close()
-
-
-def _ask(state: CheckInState, *, done: bool, choices: bool) -> str:
-    # The same mapping as the typed kiosk (checkin.api.kiosk), from the session's state.
-    if done:
-        return "none"
-    if state in (CheckInState.GREETING, CheckInState.IDENTIFY_HOST):
-        return "host"
-    if state is CheckInState.DISAMBIGUATE:
-        return "choice" if choices else "host"
-    if state is CheckInState.CONFIRM_HOST:
-        return "yes_no"
-    return "text"
 
 
 class SpokenVisits:
