@@ -99,7 +99,8 @@
       sid = null;
       clearTimeout(idleTimer);
       doneTimer = setTimeout(() => reset(false), DONE_S * 1000);
-      listenForHost(turn.session_id);
+      // A spoken visit has no typed session: its socket says the host's answer itself.
+      if (turn.session_id) listenForHost(turn.session_id);
       return;
     }
     show("talk");
