@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -92,7 +93,8 @@ class StaffSession(Base):
 
 
 class AuditRecord(Base):
-    """Who read, exported or erased what: never updated, never deleted by the product."""
+    """Who read, exported or erased what: never deleted by the product, and only ever updated
+    by an erasure, which removes the erased visitor's name from the search terms it kept."""
 
     __tablename__ = "audit_records"
 
@@ -258,6 +260,24 @@ def record_audit(
                          action=action, filters=filters, rows=rows)
     session.add(record)
     return record
+
+
+async def scrub_audit_terms(
+    *, session: AsyncSession,
+    scrub: Callable[[dict[str, Any]], tuple[dict[str, Any], bool]],
+) -> int:
+    """Apply ``scrub`` to every record's search terms (an erasure: a name typed into a search
+    must not outlive the visitor's records); how many records changed. Who searched, when
+    and how many rows they saw stay as they were."""
+    changed = 0
+    for record in (await session.scalars(select(AuditRecord))).all():
+        if not record.filters:
+            continue
+        filters, hit = scrub(record.filters)
+        if hit:
+            record.filters = filters
+            changed += 1
+    return changed
 
 
 async def list_audit(

@@ -8,6 +8,7 @@ audit trail stay true while nothing identifies the visitor any more. Imports: db
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -141,9 +142,12 @@ class ErasureCounts:
     badges: int = 0
     badge_files: int = 0
     events: int = 0
+    # What identified the visitor (lower-case name, number, digits): the caller scrubs the
+    # records it owns with these (the staff audit's search terms). Never shown.
+    needles: list[str] = field(default_factory=list, repr=False)
 
 
-def _scrub(value: Any, needles: list[str]) -> tuple[Any, bool]:
+def scrub(value: Any, needles: list[str]) -> tuple[Any, bool]:
     """``value`` with every string containing one of ``needles`` replaced by ERASED."""
     if isinstance(value, str):
         low = value.lower()
@@ -154,13 +158,26 @@ def _scrub(value: Any, needles: list[str]) -> tuple[Any, bool]:
         changed = False
         out: dict[str, Any] = {}
         for key, item in value.items():
-            out[key], hit = _scrub(item, needles)
+            out[key], hit = scrub(item, needles)
             changed |= hit
         return out, changed
     if isinstance(value, list):
-        pairs = [_scrub(item, needles) for item in value]
+        pairs = [scrub(item, needles) for item in value]
         return [p[0] for p in pairs], any(p[1] for p in pairs)
     return value, False
+
+
+def scrub_search_terms(terms: dict[str, Any], needles: list[str]) -> tuple[dict[str, Any], bool]:
+    """Search terms with the erased visitor taken out: a term holding the name or number, or
+    one made only of words of the name ("jane", "Doe, Jane"), becomes ERASED."""
+    words = {w for n in needles for w in re.findall(r"\w+", n) if not n.isdigit()}
+    out, changed = scrub(terms, needles)
+    for key, term in out.items():
+        if isinstance(term, str) and term != ERASED:
+            typed = re.findall(r"\w+", term.lower())
+            if typed and set(typed) <= words:
+                out[key], changed = ERASED, True
+    return out, changed
 
 
 def _unlink(paths: list[Path]) -> int:
@@ -202,6 +219,7 @@ async def erase_visitor(
                 ids.add(note.visit_id)
         needles.append(digits)
     counts.visit_ids = sorted(ids)
+    counts.needles = needles
     files: list[Path] = []
     if not ids:
         return counts
@@ -213,7 +231,7 @@ async def erase_visitor(
         for key in ("visitor_name", "company", "purpose"):
             if key in payload:
                 payload[key] = ERASED
-        payload, _ = _scrub(payload, needles)
+        payload, _ = scrub(payload, needles)
         note.payload = payload
         counts.notifications += 1
     for badge in (await session.scalars(select(BadgeRecord)
@@ -225,7 +243,7 @@ async def erase_visitor(
     counts.badge_files = await asyncio.to_thread(_unlink, files)  # the badge PDF shows the name
     for event in (await session.scalars(select(VisitEvent)
                                         .where(VisitEvent.visit_id.in_(ids)))).all():
-        data, changed = _scrub(event.data, needles)
+        data, changed = scrub(event.data, needles)
         if changed:
             event.data = data
             counts.events += 1

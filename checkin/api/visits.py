@@ -13,6 +13,7 @@ import csv
 import io
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
+from functools import partial
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -21,13 +22,14 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from checkin.staff import list_audit, record_audit
+from checkin.staff import list_audit, record_audit, scrub_audit_terms
 from checkin.visit_log import (
     VisitDetail,
     VisitFilter,
     check_out,
     erase_visitor,
     in_building,
+    scrub_search_terms,
     search_visits,
     visit_detail,
 )
@@ -218,6 +220,7 @@ async def audited_erasure(*, db: AsyncSession, who: Principal, body: ErasureIn) 
         raise HTTPException(422, "give a visitor name, a phone number or visit ids")
     counts = await erase_visitor(session=db, visitor_name=body.visitor_name, phone=body.phone,
                                  visit_ids=body.visit_ids)
+    await scrub_audit_terms(session=db, scrub=partial(scrub_search_terms, needles=counts.needles))
     # The filter is recorded without the name or number: keeping them would undo the erasure.
     record = record_audit(session=db, actor=who.user, via=who.via, action="erasure",
                           filters={"visit_ids": counts.visit_ids,

@@ -139,6 +139,22 @@ async def test_erasure_anonymises_everywhere_and_gives_a_receipt(app, sessions, 
     assert all("jane" not in str(a.filters).lower() for a in audits)
 
 
+async def test_erasure_takes_the_name_out_of_earlier_searches_but_keeps_who_searched(
+        app, sessions, tmp_path):
+    await seed(sessions, tmp_path)
+    sec = await token_for(sessions, Role.SECURITY, "sec@example.com")
+    async with client(app, sec) as s:
+        for term in ("Jane Doe", "doe", "jane", "acme"):
+            assert (await s.get("/api/visits", params={"visitor": term})).status_code == 200
+        await s.post("/api/erasures", json={"visitor_name": "Jane Doe"})
+    async with sessions() as db:
+        searches = (await db.scalars(select(AuditRecord)
+                                     .where(AuditRecord.action != "erasure")
+                                     .order_by(AuditRecord.id))).all()
+    assert [a.filters.get("visitor") for a in searches] == ["[erased]"] * 3 + ["acme"]
+    assert {a.actor_email for a in searches} == {"sec@example.com"}
+
+
 async def test_kiosk_typed_check_in_and_host_suggestions(app, sessions):
     async with client(app) as k:
         hosts = (await k.get("/api/kiosk/hosts", params={"q": "marg"})).json()
