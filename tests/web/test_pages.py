@@ -139,3 +139,24 @@ def test_typed_check_in_on_the_kiosk(browser, served, screenshots):
         kiosk.screenshot(path=screenshots / "kiosk-welcome-es.png")
     finally:
         context.close()
+
+
+def test_a_kiosk_visit_the_server_no_longer_has_starts_over_with_a_clear_message(browser, served):
+    # E.g. the replica that held the visit restarted: the tablet must not stay stuck on it.
+    context = browser.new_context(viewport={"width": 1180, "height": 820}, base_url=served.url)
+    context.set_default_timeout(10_000)
+    kiosk = context.new_page()
+    try:
+        kiosk.goto("/kiosk")
+        with kiosk.expect_response(lambda r: r.url.endswith("/api/kiosk/visits")) as started:
+            kiosk.get_by_role("button", name="Check in").click()
+        sid = started.value.json()["session_id"]
+        kiosk.wait_for_selector("#caption:not(:empty)")
+        assert context.request.post(f"/api/kiosk/visits/{sid}/end").ok
+        kiosk.get_by_role("combobox").fill("Margaret Okafor")
+        kiosk.keyboard.press("Enter")
+        kiosk.wait_for_selector("#welcome", state="visible")
+        assert "interrupted" in kiosk.locator("#error").inner_text()
+        assert kiosk.locator("#error").is_visible()
+    finally:
+        context.close()

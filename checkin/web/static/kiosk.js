@@ -8,12 +8,14 @@
       type_host: "Type the name of the person you are visiting", type_answer: "Type your answer",
       type_or_tap: "Tap yes or no, or type your answer", send: "Send", cancel: "Start over",
       thanks: "Thank you", returning: "This screen resets in a few seconds.",
-      error: "Sorry, something went wrong. Please ask at the front desk." },
+      error: "Sorry, something went wrong. Please ask at the front desk.",
+      expired: "That check-in was interrupted. Please tap to start again." },
     es: { welcome: "Bienvenido", welcome_sub: "Toque para registrarse", start: "Registrarse", yes: "Sí", no: "No",
       type_host: "Escriba el nombre de la persona que visita", type_answer: "Escriba su respuesta",
       type_or_tap: "Toque sí o no, o escriba su respuesta", send: "Enviar", cancel: "Empezar de nuevo",
       thanks: "Gracias", returning: "Esta pantalla se reinicia en unos segundos.",
-      error: "Lo sentimos, algo falló. Por favor, pregunte en recepción." },
+      error: "Lo sentimos, algo falló. Por favor, pregunte en recepción.",
+      expired: "El registro se interrumpió. Toque para empezar de nuevo." },
   };
   const SAY = { en: { yes: "yes", no: "no" }, es: { yes: "sí", no: "no" } };
   const idleS = Number(document.body.dataset.idle) || 60;
@@ -38,7 +40,7 @@
   }
   async function post(url, body) {
     const r = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body || {}) });
-    if (!r.ok) throw new Error("HTTP " + r.status);
+    if (!r.ok) { const err = new Error("HTTP " + r.status); err.status = r.status; throw err; }
     return r.status === 204 ? null : r.json();
   }
   function clearSuggestions() { $("suggestions").replaceChildren(); $("suggestions").hidden = true; $("say").setAttribute("aria-expanded", "false"); active = -1; }
@@ -125,7 +127,11 @@
     if (!sid || busy) return;
     busy = true; $("error").hidden = true; touch();
     try { render(await post("/api/kiosk/visits/" + encodeURIComponent(sid) + "/reply", { text: text })); }
-    catch (err) { $("error").textContent = t("error"); $("error").hidden = false; }
+    catch (err) {
+      // 404: the server no longer has this visit (it timed out, or its replica restarted).
+      if (err.status === 404) reset(false);
+      $("error").textContent = t(err.status === 404 ? "expired" : "error"); $("error").hidden = false;
+    }
     finally { busy = false; }
   }
   // A spoken visit when the microphone and socket are there; render() shows its turns too.
