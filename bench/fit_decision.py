@@ -15,6 +15,11 @@ against the 0.5% target).
 Generalisation is checked by leaving out one directory size at a time (different people) and a
 random half of the queries; the held-out lines are what to read. ``--write`` prints the
 constants to paste into ``checkin/directory/matching.py`` (FOUND_MODEL, P_FOUND).
+
+``--clear`` checks the clear-winner rule (``matching.clear_winner``) instead, on the rows the
+model leaves unfound: for each fold it picks the lowest ``P_CLEAR`` of a grid with no false
+accept on the training rows, and reports the held-out rows at that cut-off and at the one in
+the code.
 """
 
 from __future__ import annotations
@@ -27,13 +32,15 @@ import random
 import zlib
 
 from checkin.directory import matching
-from checkin.directory.normalize import has_spelling
+from checkin.directory.normalize import has_spelling, parse_name_query
 from checkin.directory.resolve_cli import load_directory
-from checkin.directory.resolver import NameResolver
+from checkin.directory.resolver import MAX_TOKENS, NameResolver
 
 BENCH_DIR = os.environ.get("NAMES_BENCH_DIR", "/work/shared/names")
 SIZES = (200, 5000, 50000)
-Row = tuple[tuple[float, ...], int, int, int]  # features, label (1 = right person), size, qid hash
+# features, label (1 = right person), size, qid hash, clear-winner support of the best reading
+Row = tuple[tuple[float, ...], int, int, int, float]
+CLEAR_GRID = (0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3)
 
 
 def rows() -> tuple[list[Row], dict[int, int]]:
@@ -59,7 +66,11 @@ def rows() -> tuple[list[Row], dict[int, int]]:
             exp = q["expected"]
             good = exp["type"] in ("unique", "garbled") and best in exp["ids"]
             x = matching.features(ranked, stray)
-            out.append((x, int(good), size, zlib.crc32(q["qid"].encode())))
+            lone = len(ranked[0].sims) == 1 and not ranked[0].joined
+            tokens = parse_name_query(q["text"])[0][-MAX_TOKENS:]
+            support = 0.0 if lone or ranked[0].final < matching.MIN_PART_SIM else \
+                resolver.clear_support(tokens, ranked[0].index)
+            out.append((x, int(good), size, zlib.crc32(q["qid"].encode()), support))
     return out, counts
 
 
@@ -115,14 +126,50 @@ def report(name: str, w: list[float], p: float, test: list[Row]) -> tuple[int, i
     return hits, fas
 
 
+def clear_hits(test: list[Row], p_clear: float) -> tuple[int, int]:
+    """Right and wrong "found"s of the clear-winner rule at ``p_clear`` on rows the model
+    leaves unfound."""
+    right = wrong = 0
+    for x, label, _, _, support in test:
+        p = matching.found_probability(x)
+        if p < matching.P_FOUND and x[0] >= matching.MIN_PART_SIM and p >= p_clear \
+                and x[1] >= matching.CLEAR_MARGIN and support >= matching.MIN_PART_SIM:
+            right += label
+            wrong += not label
+    return right, wrong
+
+
+def check_clear(data: list[Row]) -> None:
+    """Cross-validate the clear-winner cut-off (see the module docstring)."""
+    folds = [(f"held-out size {s}", [r for r in data if r[2] != s], [r for r in data if r[2] == s])
+             for s in SIZES]
+    for seed in range(10):
+        rnd = random.Random(seed)
+        half = {h for h in {r[3] for r in data} if rnd.random() < 0.5}
+        folds += [(f"held-out random half #{seed}", [r for r in data if r[3] in half],
+                   [r for r in data if r[3] not in half])]
+    for name, train, test in folds:
+        p = min((c for c in CLEAR_GRID if clear_hits(train, c)[1] == 0), default=1.0)
+        right, wrong = clear_hits(test, p)
+        at_code = clear_hits(test, matching.P_CLEAR)
+        print(f"{name:28} fold cut-off {p:.3f}: {right:2} right, {wrong} false accepts;"
+              f"  at P_CLEAR {matching.P_CLEAR}: {at_code[0]:2} right, {at_code[1]} false accepts")
+    right, wrong = clear_hits(data, matching.P_CLEAR)
+    print(f"{'all (P_CLEAR in the code)':28} {right} right, {wrong} false accepts")
+
+
 def main() -> int:
     """Fit, cross-validate, and print the constants."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cost", type=float, default=12.0)
     ap.add_argument("--budget", type=float, default=0.0025)
     ap.add_argument("--write", action="store_true")
+    ap.add_argument("--clear", action="store_true", help="check the clear-winner rule instead")
     args = ap.parse_args()
     data, counts = rows()
+    if args.clear:
+        check_clear(data)
+        return 0
 
     def budget(sizes: set[int]) -> int:
         return int(args.budget * sum(counts[s] for s in sizes))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
@@ -40,6 +40,11 @@ MAX_ASK = 6
 FOUND_MODEL = (-18.884, 5.684, 7.147, 1.558, 0.092, 0.672, -1.700, 3.495, -0.006, 0.636, 1.169,
                -1.502, 6.319, 1.417, 2.445, -1.503, 3.129, -0.475, -0.015)
 P_FOUND = 0.377
+# A clear winner the model is less sure of is still "found" (``clear_winner``): at least this
+# chance, this far ahead of the runner-up, and both name parts related by spelling. Chosen with
+# margin on the dev set's cross-validation folds (bench/fit_decision.py --clear).
+P_CLEAR = 0.15
+CLEAR_MARGIN = 0.05
 _NON_ALPHA = re.compile(r"[^a-z]")
 
 
@@ -208,6 +213,9 @@ FEATURES = ("final", "margin", "weakest", "exact_parts", "joined", "lone", "cove
             "phon", "phon_margin", "phonetic")
 
 
+_MARGIN = FEATURES.index("margin")
+
+
 def features(ranked: list[Candidate], stray: bool = False) -> tuple[float, ...]:
     """What the found/ask rule looks at for the best reading (see ``FEATURES`` for the order).
 
@@ -254,13 +262,16 @@ def rank(cands: list[Candidate]) -> list[Candidate]:
 
 
 def decide(
-    cands: list[Candidate], stray: bool = False, spelled: bool = False
+    cands: list[Candidate], stray: bool = False, spelled: bool = False,
+    spelling: Callable[[Candidate], float] | None = None,
 ) -> tuple[Status, list[Candidate]]:
     """Turn scored candidates into a status and the candidates to report, best first.
 
     An exact reading is found unless someone else reads exactly too or, when the name was
     said rather than spelled, sounds the same. Otherwise the fitted model decides "found",
-    never for someone whose runner-up sounds the same; the rest is asked about or not found.
+    or ``clear_winner`` does, never for someone whose runner-up sounds the same; the rest is
+    asked about or not found. ``spelling(c)``: how alike by spelling the query's words are to
+    the person's first and to their last name, the weaker of the two (none: no clear winners).
     """
     ranked = rank(cands)
     if not ranked:
@@ -278,9 +289,11 @@ def decide(
     # a reading weaker than two related name parts is never "found", however lonely it is;
     # a lone name part heard inexactly ("Mr Lindkvist") is confirmed, never assumed
     lone = len(best.sims) == 1 and not best.joined
-    if not twin and not lone and best.final >= MIN_PART_SIM \
-            and found_probability(features(ranked, stray)) >= P_FOUND:
-        return "found", [best]
+    if not twin and not lone and best.final >= MIN_PART_SIM:
+        x = features(ranked, stray)
+        p = found_probability(x)
+        if p >= P_FOUND or (spelling is not None and clear_winner(x, p, spelling(best))):
+            return "found", [best]
     # second-pass (glued, anchored, phonetic) readings may settle "found", never widen a question
     ranked = rank([c for c in cands if not (c.carried or c.anchored or c.phonetic)])
     if not ranked:
@@ -289,6 +302,18 @@ def decide(
     if best.final < _thresholds(best)[1]:
         return "not_found", [c for c in ranked[:3] if c.final >= MIN_PART_SIM]
     return "ambiguous", _ask([best], ranked)
+
+
+def clear_winner(x: tuple[float, ...], p: float, support: float) -> bool:
+    """Whether a reading the model is unsure of is still plainly the one person meant.
+
+    "vanessa watch" (Vanessa Watts) or "riley whie" (Riley White): the model sees a weak part,
+    yet nobody else comes close. Found when the reading is ``CLEAR_MARGIN`` ahead of the
+    runner-up, the model gives it at least ``P_CLEAR``, and ``support`` (the weaker name part's
+    similarity by spelling, 0 when a query word is someone else's name: see
+    ``NameResolver.clear_support``) is at least ``MIN_PART_SIM``: a sound-alike is not enough.
+    """
+    return p >= P_CLEAR and x[_MARGIN] >= CLEAR_MARGIN and support >= MIN_PART_SIM
 
 
 def _ask(first: list[Candidate], ranked: list[Candidate]) -> list[Candidate]:

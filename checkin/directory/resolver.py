@@ -207,13 +207,39 @@ class NameResolver:
     def _resolve(self, text: str, allowed: set[int] | None, among: bool = False) -> Resolution:
         spelled = among or has_spelling(text)
         cands, stray = self._decided_readings(text, allowed, spelled)
-        status, ranked = decide(cands, stray=stray, spelled=spelled)
+        tokens = parse_name_query(text)[0][-MAX_TOKENS:]
+        status, ranked = decide(cands, stray=stray, spelled=spelled,
+                                spelling=lambda c: self.clear_support(tokens, c.index))
         if status == "found" and not spelled and not ranked[0].exact:
             twins = self.phonetic_twins(text, allowed, ranked[0])
             if twins:  # someone else's whole name sounds the same: ask, do not guess
                 status, ranked = "ambiguous", [ranked[0], *twins][:MAX_ASK]
         matches = tuple(Match(self._employees[c.index], round(c.final, 4)) for c in ranked)
         return Resolution(status, matches)
+
+    def clear_support(self, tokens: list[str], idx: int) -> float:
+        """How well the query words support person ``idx`` as a clear winner, 0..1.
+
+        The words cut into two runs read as first and last name (either order, runs joined:
+        "class and"): the weaker part's ``part_similarity`` at the best cut. 0.0 for a one-word
+        query, and when a word is someone's exact name part that is none of this person's and
+        does not sound exactly like one ("Joshua Fisher" for Joshua Fauser while a Mark Fisher
+        exists is more likely someone who is not here; "jon" for John is the same sound).
+        """
+        first, last = self._first[idx], self._last[idx]
+        own = {first, last, *squash_words(self._employees[idx].first_name),
+               *squash_words(self._employees[idx].last_name)}
+        sounds = {phonemes(p) for p in own}
+        if any(self._parts.has(t) and t not in own and phonemes(t) not in sounds
+               for t in tokens):
+            return 0.0
+        best = (-1.0, 0.0)
+        for cut in range(1, len(tokens)):
+            a, b = "".join(tokens[:cut]), "".join(tokens[cut:])
+            for x, y in ((first, last), (last, first)):
+                sims = (part_similarity(a, x), part_similarity(b, y))
+                best = max(best, (sum(sims), min(sims)))
+        return best[1]
 
     def phonetic_twins(self, text: str, allowed: set[int] | None,
                        best: Candidate) -> list[Candidate]:

@@ -390,3 +390,69 @@ def test_the_index_holds_no_lists_for_the_collector_to_rescan(resolver: NameReso
     assert all(isinstance(ids, tuple) for by in resolver._bearers for ids in by.values())
     assert all(isinstance(ids, tuple)
                for by in resolver._pair_bearers.values() for ids in by.values())
+
+
+# ---- clear winners: found although the fitted model is unsure ------------------------------
+CLEAR = [
+    Employee("C01", "Odessa", "Platts", "Ops"),
+    Employee("C02", "Odessa", "Reid", "Ops"),
+    Employee("C05", "Rosalind", "Thorne", "Ops"),
+    Employee("C06", "Rosalind", "Farley", "Ops"),
+    Employee("C07", "Jon", "Abbott", "Ops"),
+    Employee("C08", "John", "Dyer", "Ops"),
+    Employee("C09", "Hector", "Fauser", "Ops"),
+    Employee("C10", "Imran", "Fisher", "Ops"),
+    Employee("C11", "Priscilla", "Langham", "Ops"),
+    Employee("C12", "Priscilla", "Osei", "Ops"),
+]
+
+
+@pytest.fixture(scope="module")
+def clear() -> NameResolver:
+    return NameResolver(CLEAR)
+
+
+@pytest.mark.parametrize(("said", "who"), [("odessa plattner", "C01"), ("rosalind far", "C06")])
+def test_a_clear_winner_among_fuzzy_candidates_is_found(
+    clear: NameResolver, said: str, who: str
+) -> None:
+    # the surname is heard long or cut short, the model alone would ask; but the first name is
+    # exact, the surname plainly related by spelling, and the other bearer far behind
+    assert found(clear.resolve(said)) == who
+
+
+def test_a_close_call_between_fuzzy_candidates_is_asked(clear: NameResolver) -> None:
+    res = clear.resolve("priscilla lang")  # Langham? barely ahead of Priscilla Osei
+    assert res.status == "ambiguous"
+    assert ids(res) >= {"C11", "C12"}
+
+
+def test_a_word_that_is_someone_elses_name_blocks_a_clear_winner(clear: NameResolver) -> None:
+    # Hector Fisher is more likely someone who is not here than Hector Fauser misheard
+    assert clear.resolve("hector fisher").status != "found"
+    assert clear.clear_support(["hector", "fisher"], 8) == 0.0
+
+
+def test_a_same_sounding_spelling_still_supports_a_clear_winner(clear: NameResolver) -> None:
+    # "jon" is Jon Abbott's exact name, yet it sounds exactly like John: John Dyer
+    assert clear.clear_support(["jon", "dier"], 5) >= matching.MIN_PART_SIM
+    assert found(clear.resolve("jon dier")) == "C08"
+
+
+def test_clear_support_reads_a_surname_split_into_several_words(clear: NameResolver) -> None:
+    assert clear.clear_support(["odessa", "pla", "tts"], 0) == 1.0
+    assert clear.clear_support(["platts", "odessa"], 0) == 1.0  # either order
+    assert clear.clear_support(["odessa"], 0) == 0.0  # one word is never a clear winner
+
+
+@pytest.mark.parametrize(("p", "margin", "support", "clear_win"), [
+    (0.2, 0.1, 0.7, True),
+    (matching.P_CLEAR - 0.01, 0.1, 0.7, False),  # the model must give it some chance
+    (0.2, matching.CLEAR_MARGIN - 0.01, 0.7, False),  # a close call is asked
+    (0.2, 0.1, matching.MIN_PART_SIM - 0.01, False),  # a sound-alike alone is not enough
+])
+def test_a_clear_winner_needs_chance_margin_and_spelling(
+    p: float, margin: float, support: float, clear_win: bool
+) -> None:
+    x = tuple(margin if name == "margin" else 0.0 for name in matching.FEATURES)
+    assert matching.clear_winner(x, p, support) is clear_win
